@@ -1,0 +1,179 @@
+"""One loader per format: a file becomes a ``Document`` of pages with heading positions.
+
+Loaders only read; they raise ``IngestError(path, reason)`` for anything a user must fix (encrypted, corrupt,
+empty, image-only or undecodable files), so one bad file never stops a folder.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from rag.errors import IngestError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Heading:
+    page: int  # 1-based
+    char_start: int  # offset of the heading line in that page's text
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Document:
+    source: str  # path as shown to users (relative to the ingested root)
+    title: str
+    pages: tuple[str, ...]  # page texts; one page for formats without pages
+    headings: tuple[Heading, ...] = ()
+    format: str = "text"
+
+
+def load(path: Path, source: str | None = None) -> Document:
+    """Load ``path`` with the loader for its suffix."""
+    source = source or path.name
+    loader = LOADERS.get(path.suffix.lower())
+    if loader is None:
+        raise IngestError(source, f"unsupported file type {path.suffix or '(none)'}")
+    try:
+        if path.stat().st_size == 0:
+            raise IngestError(source, "empty file (0 bytes)")
+        doc = loader(path, source)
+    except IngestError:
+        raise
+    except FileNotFoundError:
+        raise IngestError(source, "file disappeared while reading") from None
+    except PermissionError:
+        raise IngestError(source, "permission denied") from None
+    except OSError as exc:
+        raise IngestError(source, f"cannot read file: {exc.strerror or exc}") from None
+    if not any(p.strip() for p in doc.pages):
+        raise IngestError(source, "no text found in file")
+    return doc
+
+
+def supported(path: Path) -> bool:
+    return path.suffix.lower() in LOADERS
+
+
+# ---- text ---------------------------------------------------------------------------------------------------
+
+
+def decode_text(data: bytes, source: str) -> str:
+    """Decode bytes by BOM, then UTF-8, then Latin-1; refuse data that looks binary."""
+    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            return data.decode(encoding, errors="replace")
+    sample = data[:8192]
+    if b"\x00" in sample or _control_ratio(sample) > 0.1:
+        raise IngestError(source, "file looks binary, not text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _control_ratio(sample: bytes) -> float:
+    if not sample:
+        return 0.0
+    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    return controls / len(sample)
+
+
+def load_text(path: Path, source: str) -> Document:
+    text = _normalise(decode_text(path.read_bytes(), source))
+    first = next((line.strip() for line in text.splitlines() if line.strip()), path.stem)
+    title = first if len(first) <= 100 else path.stem
+    return Document(source, title, (text,), (), "text")
+
+
+# ---- markdown -----------------------------------------------------------------------------------------------
+
+_MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def markdown_headings(text: str) -> list[Heading]:
+    headings: list[Heading] = []
+    in_fence = False
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        elif not in_fence and (m := _MD_HEADING.match(line.rstrip("\n"))):
+            headings.append(Heading(1, offset, len(m.group(1)), m.group(2).strip()))
+        offset += len(line)
+    return headings
+
+
+def load_markdown(path: Path, source: str) -> Document:
+    text = _normalise(decode_text(path.read_bytes(), source))
+    headings = markdown_headings(text)
+    h1 = next((h.text for h in headings if h.level == 1), None)
+    return Document(source, h1 or path.stem, (text,), tuple(headings), "markdown")
+
+
+# ---- pdf ----------------------------------------------------------------------------------------------------
+
+_NUMBERED_HEADING = re.compile(r"^(\d+(?:\.\d+){0,3})\.?\s+([A-Z][^.!?:]{1,80})$")
+
+
+def pdf_headings(page_no: int, text: str) -> list[Heading]:
+    """Numbered lines like ``2.1 Storage limits`` are headings; their depth is the number's depth."""
+    headings = []
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        m = _NUMBERED_HEADING.match(stripped)
+        if m and len(stripped.split()) <= 12 and not stripped.endswith(","):
+            headings.append(Heading(page_no, offset + line.index(stripped[0]), m.group(1).count(".") + 1, stripped))
+        offset += len(line)
+    return headings
+
+
+def load_pdf(path: Path, source: str) -> Document:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted:
+            try:
+                ok = reader.decrypt("")
+            except Exception as exc:  # pypdf raises several types for unsupported crypto
+                raise IngestError(source, f"encrypted PDF that cannot be opened ({exc})") from None
+            if not ok:
+                raise IngestError(source, "encrypted PDF: a password is required")
+        pages = tuple(_normalise(page.extract_text() or "") for page in reader.pages)
+        meta_title = (reader.metadata.title if reader.metadata else None) or ""
+    except IngestError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise IngestError(source, f"corrupt or truncated PDF ({exc})") from None
+    if not pages:
+        raise IngestError(source, "PDF has no pages")
+    if not any(p.strip() for p in pages):
+        raise IngestError(source, "no text layer; OCR is not supported")
+    headings = tuple(h for n, text in enumerate(pages, 1) for h in pdf_headings(n, text))
+    first_line = next((ln.strip() for p in pages for ln in p.splitlines() if ln.strip()), path.stem)
+    title = meta_title.strip() or (first_line if len(first_line) <= 100 else path.stem)
+    return Document(source, title, pages, headings, "pdf")
+
+
+def _normalise(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+
+
+LOADERS: dict[str, Callable[[Path, str], Document]] = {
+    ".txt": load_text,
+    ".text": load_text,
+    ".md": load_markdown,
+    ".markdown": load_markdown,
+    ".pdf": load_pdf,
+}

@@ -1,0 +1,102 @@
+"""Generated metadata: acronyms with expansions (per document) and keyphrases (per chunk).
+
+Acronyms follow Schwartz & Hearst (2003): a short form in parentheses after its long form, "Long Form (LF)",
+or the reverse, "LF (Long Form)"; the long form is the shortest word sequence whose letters contain the short
+form's characters in order, the first one starting a word.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from rag.types import Chunk
+
+_PAREN = re.compile(r"\(([^()]{1,120})\)")
+_WORD = re.compile(r"\S+")
+
+
+def _is_short_form(s: str) -> bool:
+    s = s.strip()
+    return (
+        2 <= len(s) <= 10
+        and len(s.split()) <= 2
+        and s[0].isalnum()
+        and any(ch.isalpha() for ch in s)
+        and any(ch.isupper() for ch in s)
+        and not s.isdigit()
+    )
+
+
+def _best_long_form(short: str, long: str) -> str | None:
+    s, l = len(short) - 1, len(long) - 1
+    while s >= 0:
+        c = short[s].lower()
+        if not c.isalnum():
+            s -= 1
+            continue
+        while l >= 0 and (long[l].lower() != c or (s == 0 and l > 0 and long[l - 1].isalnum())):
+            l -= 1
+        if l < 0:
+            return None
+        l -= 1
+        s -= 1
+    start = long.rfind(" ", 0, l + 1) + 1
+    return long[start:].strip()
+
+
+def _valid(short: str, long: str | None) -> bool:
+    if not long or len(long) <= len(short) or short.lower() in long.lower().split():
+        return False
+    words = long.split()
+    return len(words) <= min(len(short) + 5, len(short) * 2) and len(words) >= 1 and long[0].isalnum()
+
+
+def find_acronyms(text: str) -> dict[str, str]:
+    """Acronym -> expansion for every definition in ``text``; the first definition of a short form wins."""
+    found: dict[str, str] = {}
+    for m in _PAREN.finditer(text):
+        inside = m.group(1).strip()
+        before = text[max(0, m.start() - 300) : m.start()]
+        before = re.split(r"[.;:!?\n]\s|[\(\)\[\]]", before)[-1].rstrip()  # stay within the clause
+        if _is_short_form(inside):
+            short = inside
+            words = before.split()
+            window = " ".join(words[-min(len(short) + 5, len(short) * 2) :])
+            long = _best_long_form(short, window)
+        else:  # "LF (Long Form)"
+            words = before.split()
+            if not words or not _is_short_form(words[-1]) or len(inside.split()) < 2:
+                continue
+            short, long = words[-1].strip(",;"), _best_long_form(words[-1].strip(",;"), inside)
+            if long != inside.strip():
+                long = None if not long else long
+        if _valid(short, long) and short not in found:
+            found[short] = " ".join(long.split())  # type: ignore[union-attr]
+    return found
+
+
+def acronyms_in(text: str, acronyms: dict[str, str]) -> tuple[str, ...]:
+    """``SHORT=Long Form`` for each known acronym that ``text`` uses by its short form."""
+    return tuple(f"{s}={l}" for s, l in sorted(acronyms.items()) if re.search(rf"(?<!\w){re.escape(s)}(?!\w)", text))
+
+
+def keyphrases(text: str, n: int = 6) -> tuple[str, ...]:
+    """Unsupervised keyphrases (YAKE, 1-3 words), best first; every phrase occurs in ``text``."""
+    if n <= 0 or len(text.split()) < 5:
+        return ()
+    import yake
+
+    extractor = yake.KeywordExtractor(lan="en", n=3, dedupLim=0.7, top=n * 2)
+    lowered = text.lower()
+    out: list[str] = []
+    for phrase, _ in extractor.extract_keywords(text):
+        if phrase.lower() in lowered and not any(phrase.lower() in p.lower() or p.lower() in phrase.lower() for p in out):
+            out.append(phrase)
+        if len(out) == n:
+            break
+    return tuple(out)
+
+
+def annotate(chunks: list[Chunk], acronyms: dict[str, str], n_keyphrases: int) -> list[Chunk]:
+    return [replace(c, keyphrases=keyphrases(c.text, n_keyphrases), acronyms=acronyms_in(c.text, acronyms)) for c in chunks]

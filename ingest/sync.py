@@ -1,0 +1,104 @@
+"""What changed since the last run: walk a folder, fingerprint files, compare with the manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.loaders import supported
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path  # absolute
+    source: str  # shown to users: the root folder's name / path inside it
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the manifest remembers of a document."""
+
+    source: str
+    path: str
+    sha256: str
+    size: int
+    mtime: float
+    ok: bool
+
+
+@dataclass
+class Plan:
+    new: list[SourceFile] = field(default_factory=list)
+    changed: list[SourceFile] = field(default_factory=list)
+    unchanged: list[SourceFile] = field(default_factory=list)
+    deleted: list[Known] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def scan(root: Path) -> tuple[list[SourceFile], list[tuple[str, str]]]:
+    """Supported files under ``root`` (or ``root`` itself), recursively; hidden entries are not entered."""
+    root = root.resolve()
+    if root.is_file():
+        st = root.stat()
+        return [SourceFile(root, root.name, st.st_size, st.st_mtime)], []
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} does not exist")
+    files, skipped = [], []
+    seen_dirs: set[tuple[int, int]] = set()
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        st = os.stat(folder)
+        if (st.st_dev, st.st_ino) in seen_dirs:  # a symlink loop
+            skipped.append((folder, "symlink loop, not entered"))
+            dirs[:] = []
+            continue
+        seen_dirs.add((st.st_dev, st.st_ino))
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            path = Path(folder) / name
+            if name.startswith("."):
+                continue
+            if not supported(path):
+                skipped.append((str(path.relative_to(root)), f"unsupported file type {path.suffix or '(none)'}"))
+                continue
+            try:
+                st = path.stat()
+            except OSError as exc:
+                skipped.append((str(path), f"cannot stat: {exc.strerror}"))
+                continue
+            source = f"{root.name}/{path.relative_to(root).as_posix()}"
+            files.append(SourceFile(path, source, st.st_size, st.st_mtime))
+    return files, skipped
+
+
+def plan(root: Path, files: list[SourceFile], known: list[Known]) -> Plan:
+    """Sort files into new / changed / unchanged, and known documents under ``root`` into deleted."""
+    by_source = {k.source: k for k in known}
+    result = Plan()
+    present = set()
+    for f in files:
+        present.add(f.source)
+        k = by_source.get(f.source)
+        if k is None:
+            result.new.append(f)
+        elif k.ok and k.size == f.size and k.mtime == f.mtime:
+            result.unchanged.append(f)
+        else:
+            result.changed.append(f)
+    root = root.resolve()
+    for k in known:
+        inside = Path(k.path) == root or Path(k.path).is_relative_to(root) if k.path else False
+        if inside and k.source not in present:
+            result.deleted.append(k)
+    return result

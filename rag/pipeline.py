@@ -1,0 +1,241 @@
+"""The facade every front end calls: ``Rag.open(path)``, ``.ingest``, ``.search``, ``.ask``, ``.stream``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from tqdm import tqdm
+
+from ingest.enrich import Prepared, prepare
+from ingest.loaders import load
+from ingest.sync import Known, SourceFile, file_sha256, plan, scan
+from rag.config import Config, load_config
+from rag.errors import IngestError, RagError
+from rag.generate import build_prompt, cite, is_abstention
+from rag.index import DocRecord, Index
+from rag.llm import Generator, load_generator
+from rag.models import Embedder, default_cache_dir, embedder_for
+from rag.retrieve import Retriever
+from rag.types import Answer, AnswerDone, Event, Failed, FileResult, Hit, IngestReport, RetrievalDone, Token
+from rag.vectors import chunk_vectors
+
+log = logging.getLogger(__name__)
+
+EMBED_BATCH_CHUNKS = 256  # prepared files are embedded together until this many chunks wait
+
+
+@dataclass
+class _Pending:
+    record: DocRecord
+    prepared: Prepared
+    status: str  # added | updated
+
+
+class Rag:
+    """A local RAG over one index folder. Thread safe for concurrent ``search`` and ``ask``."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.index = Index(config.index.path, config.index.chroma_url, config.index.chroma_token, config.bm25.k1, config.bm25.b)
+        self._check_signature()
+        self.retriever = Retriever(self.index, self.embedder, config.retrieval, config.bm25)
+        self._refresh_acronyms()
+        self._generator: Generator | None = None
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, config: Config | str | Path | None = None) -> Rag:
+        """Open (or create) the index at ``path``; ``config`` is a ``Config``, a TOML file, or None for defaults."""
+        if not isinstance(config, Config):
+            config = load_config(config)
+        if path is not None:
+            config = config.override({"index.path": str(path)})
+        return cls(config)
+
+    def __enter__(self) -> Rag:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.index.close()
+
+    @property
+    def embedder(self) -> Embedder:
+        e = self.config.embed
+        return embedder_for(e.model, e.max_tokens, e.batch_size, e.dtype, e.threads)
+
+    @property
+    def generator(self) -> Generator:
+        if self._generator is None:
+            g = self.config.generate
+            self._generator = load_generator(g.backend, g.model, g.n_ctx, g.threads, default_cache_dir())
+        return self._generator
+
+    def _signature(self) -> dict:
+        c = self.config
+        return {"embed.model": c.embed.model, "embed.max_tokens": c.embed.max_tokens, "context.mode": c.context.mode}
+
+    def _check_signature(self) -> None:
+        stored = self.index.state("signature")
+        if stored and self.index.count() and json.loads(stored)["embed.model"] != self.config.embed.model:
+            raise RagError(
+                f"the index at {self.config.index.path} was built with embedding model {json.loads(stored)['embed.model']!r}, "
+                f"not {self.config.embed.model!r}: use that model, or a new --index folder"
+            )
+
+    def _refresh_acronyms(self) -> None:
+        merged: dict[str, str] = {}
+        for d in self.index.documents():
+            for short, long in d.meta.get("acronyms", {}).items():
+                merged.setdefault(short, long)
+        self.retriever.acronyms = merged
+
+    # ---- ingestion ------------------------------------------------------------------------------------------
+
+    def ingest(self, paths: str | Path | Iterable[str | Path], *, progress: bool = True) -> IngestReport:
+        """Sync folders or files into the index: new and changed files are (re)indexed, deleted ones removed."""
+        roots = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+        self.index.repair()  # documents a crashed run left half-written are dropped and come back below as new
+        results: list[FileResult] = []
+        known = [Known(d.source, d.path, d.sha256 or "", d.size or 0, d.mtime or 0.0, d.status == "ok") for d in self.index.documents()]
+        by_source = {k.source: k for k in known}
+        work: list[tuple[SourceFile, str]] = []
+        for root in roots:
+            try:
+                files, skipped = scan(root)
+            except (FileNotFoundError, NotADirectoryError) as exc:
+                results.append(FileResult(str(root), "failed", reason=str(exc)))
+                continue
+            results += [FileResult(p, "skipped", reason=r) for p, r in skipped]
+            p = plan(root, files, known)
+            results += [FileResult(f.source, "unchanged") for f in p.unchanged]
+            work += [(f, "added") for f in p.new] + [(f, "updated") for f in p.changed]
+            for gone in p.deleted:
+                self.index.delete_document(_doc_id(gone.source))
+                results.append(FileResult(gone.source, "removed"))
+        pending: list[_Pending] = []
+        bar = tqdm(work, desc="ingest", unit="file", disable=not progress or not work)
+        for f, status in bar:
+            bar.set_postfix_str(f.source[-40:])
+            result = self._prepare_file(f, status, by_source.get(f.source), pending)
+            if result is not None:
+                results.append(result)
+            if sum(len(p.prepared.chunks) for p in pending) >= EMBED_BATCH_CHUNKS:
+                results += self._write(pending, progress)
+                pending = []
+        results += self._write(pending, progress)
+        if any(r.status in ("added", "updated", "removed") for r in results):
+            self.index.set_state("signature", json.dumps(self._signature()))
+            self._refresh_acronyms()
+        return IngestReport(tuple(results))
+
+    def _prepare_file(self, f: SourceFile, status: str, known: Known | None, pending: list[_Pending]) -> FileResult | None:
+        try:
+            sha = file_sha256(f.path)
+            if known is not None and known.ok and known.sha256 == sha:
+                self.index.touch(_doc_id(f.source), f.size, f.mtime)
+                return FileResult(f.source, "unchanged")
+            doc = load(f.path, f.source)
+            c = self.config
+            prepared = prepare(doc, c.chunk, c.context, c.metadata, self.embedder.count_tokens)
+        except IngestError as exc:
+            self.index.record_failure(_doc_id(f.source), f.source, str(f.path), exc.reason)
+            return FileResult(f.source, "failed", reason=exc.reason)
+        except OSError as exc:
+            reason = f"cannot read file: {exc.strerror or exc}"
+            self.index.record_failure(_doc_id(f.source), f.source, str(f.path), reason)
+            return FileResult(f.source, "failed", reason=reason)
+        record = DocRecord(_doc_id(f.source), f.source, str(f.path), sha, f.size, f.mtime, "ok", "", 0, doc.title,
+                           {"acronyms": prepared.acronyms})
+        pending.append(_Pending(record, prepared, status))
+        return None
+
+    def _write(self, pending: list[_Pending], progress: bool) -> list[FileResult]:
+        if not pending:
+            return []
+        c = self.config
+        chunks = [ch for p in pending for ch in p.prepared.chunks]
+        vectors = chunk_vectors(chunks, self.embedder, c.context.mode, c.context.alpha, c.embed.window_overlap, progress=progress)
+        out, at = [], 0
+        for p in pending:
+            n = len(p.prepared.chunks)
+            self.index.write_document(p.record, p.prepared.chunks, vectors[at : at + n])
+            at += n
+            out.append(FileResult(p.record.source, p.status, n))
+        return out
+
+    def add_prepared(self, docs: list[Prepared], progress: bool = True) -> None:
+        """Index documents that arrive already chunked (evaluation sets); no files are read."""
+        pending = [_Pending(DocRecord(_doc_id(d.source), d.source, "", "", 0, 0.0, "ok", "", 0, d.title, {"acronyms": d.acronyms}), d, "added")
+                   for d in docs]
+        self._write(pending, progress)
+        self.index.set_state("signature", json.dumps(self._signature()))
+        self._refresh_acronyms()
+
+    def documents(self) -> list[DocRecord]:
+        return self.index.documents()
+
+    def delete(self, source: str) -> bool:
+        """Remove a document by its source (as listed by ``documents()``) or by its file path."""
+        for d in self.index.documents():
+            if source in (d.source, d.path) or (d.path and Path(source).resolve() == Path(d.path)):
+                self.index.delete_document(d.doc_id)
+                return True
+        return False
+
+    # ---- questions ------------------------------------------------------------------------------------------
+
+    def search(self, query: str, k: int | None = None, filters: dict | None = None) -> list[Hit]:
+        return self.retriever.search(query, k, filters).hits
+
+    def stream(self, question: str, history: list[dict[str, str]] | None = None) -> Iterator[Event]:
+        """Retrieval first (an event with the passages), then answer tokens, then the finished ``Answer``."""
+        g = self.config.generate
+        t0 = time.perf_counter()
+        try:
+            hits = self.retriever.search(question, max(g.passages, 1)).hits[: g.passages]
+        except RagError as exc:
+            yield Failed(str(exc))
+            return
+        timings = {"retrieve": time.perf_counter() - t0}
+        yield RetrievalDone(tuple(hits))
+        if not hits:
+            yield AnswerDone(Answer(g.abstain_text, (), (), True, timings, question))
+            return
+        prompt = build_prompt(question, hits, g.max_prompt_tokens, g.abstain_text)
+        parts: list[str] = []
+        try:
+            for piece in self.generator.stream(prompt.messages, g.max_tokens, g.temperature):
+                if not parts:
+                    timings["first_token"] = time.perf_counter() - t0
+                parts.append(piece)
+                yield Token(piece)
+        except RagError as exc:
+            yield Failed(str(exc))
+            return
+        text = "".join(parts).strip()
+        timings["total"] = time.perf_counter() - t0
+        abstained = is_abstention(text, g.abstain_text)
+        citations = () if abstained else tuple(cite(text, prompt.passages))
+        notes = {"dropped_passages": float(prompt.dropped)}
+        yield AnswerDone(Answer(text, citations, tuple(prompt.passages), abstained, {**timings, **notes}, question))
+
+    def ask(self, question: str, history: list[dict[str, str]] | None = None) -> Answer:
+        for event in self.stream(question, history):
+            if isinstance(event, Failed):
+                raise RagError(event.message)
+            if isinstance(event, AnswerDone):
+                return event.answer
+        raise RagError("the answer stream ended without an answer")
+
+
+def _doc_id(source: str) -> str:
+    from ingest.chunking import doc_id_for
+
+    return doc_id_for(source)

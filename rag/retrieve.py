@@ -1,0 +1,85 @@
+"""Hybrid retrieval: BM25 (with metadata fields boosted) + dense vectors, fused, deduplicated by chunk id."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+
+from rag.config import Bm25Config, RetrievalConfig
+from rag.fusion import FUSIONS, convex, rrf
+from rag.index import Index
+from rag.models import Embedder
+from rag.types import Hit
+
+MODES = ("bm25", "dense", "hybrid")
+
+
+@dataclass
+class Retrieval:
+    hits: list[Hit]
+    query: str  # as searched, after acronym expansion
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def expand_acronyms(query: str, acronyms: dict[str, str]) -> str:
+    """Append the known expansion of every acronym in the query, and the acronym of every expansion."""
+    additions = []
+    lowered = query.lower()
+    for short, long in acronyms.items():
+        if re.search(rf"\b{re.escape(short)}\b", query) and long.lower() not in lowered:
+            additions.append(long)
+        elif long.lower() in lowered and not re.search(rf"\b{re.escape(short)}\b", query):
+            additions.append(short)
+    return f"{query} ({'; '.join(additions)})" if additions else query
+
+
+class Retriever:
+    def __init__(self, index: Index, embedder: Embedder, config: RetrievalConfig, bm25: Bm25Config):
+        if config.mode not in MODES:
+            raise ValueError(f"retrieval.mode must be one of {', '.join(MODES)}; got {config.mode!r}")
+        if config.fusion not in FUSIONS:
+            raise ValueError(f"retrieval.fusion must be one of {', '.join(sorted(FUSIONS))}; got {config.fusion!r}")
+        self.index = index
+        self.embedder = embedder
+        self.config = config
+        self.boosts = {"text": 1.0, "context": bm25.boost_context, "keyphrases": bm25.boost_keyphrases, "acronyms": bm25.boost_acronyms}
+        self.acronyms: dict[str, str] = {}
+
+    def search(self, query: str, k: int | None = None, where: dict | None = None) -> Retrieval:
+        k = k or self.config.k
+        depth = max(self.config.candidates, k)
+        timings: dict[str, float] = {}
+        searched = expand_acronyms(query, self.acronyms) if self.config.expand_acronyms else query
+        sparse: list[tuple[str, float]] = []
+        dense: list[tuple[str, float]] = []
+        if self.config.mode in ("bm25", "hybrid"):
+            t = time.perf_counter()
+            sparse = self.index.bm25().search(searched, depth, self.boosts)
+            if where:
+                allowed = {c.id for c in self.index.iter_chunks(where)}
+                sparse = [s for s in sparse if s[0] in allowed]
+            timings["bm25"] = time.perf_counter() - t
+        if self.config.mode in ("dense", "hybrid"):
+            t = time.perf_counter()
+            dense = self.index.dense_search(self.embedder.encode_query(query), depth, where)
+            timings["dense"] = time.perf_counter() - t
+        if self.config.mode == "bm25":
+            fused, stage = sparse, "bm25"
+        elif self.config.mode == "dense":
+            fused, stage = dense, "dense"
+        elif self.config.fusion == "rrf":
+            fused, stage = rrf(dense=dense, sparse=sparse, k=self.config.rrf_k, dense_weight=self.config.dense_weight), "fused"
+        else:
+            fused, stage = convex(dense=dense, sparse=sparse, dense_weight=self.config.dense_weight), "fused"
+        fused = fused[:k]
+        chunks = self.index.get_chunks([doc for doc, _ in fused])
+        per_stage = {"dense": dict(dense), "bm25": dict(sparse)}
+        hits = []
+        for doc, score in fused:
+            if doc not in chunks:  # deleted between the two reads
+                continue
+            scores = {name: s[doc] for name, s in per_stage.items() if doc in s}
+            scores[stage] = score
+            hits.append(Hit(chunks[doc], score, stage, scores))
+        return Retrieval(hits, searched, timings)
