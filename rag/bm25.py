@@ -19,6 +19,7 @@ import numpy as np
 from rag import analyzer
 
 log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
 
 FIELDS = ("text", "context", "keyphrases", "acronyms")
 

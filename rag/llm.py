@@ -52,6 +52,7 @@ class LlamaCpp:
                 params.cpuparams.n_threads = self.threads
                 params.cpuparams_batch.n_threads = self.threads
                 params.warmup = False
+                params.verbosity = -1  # llama.cpp logs every request to stderr otherwise
                 try:
                     self._server = xlc.Server(params)
                 except Exception as exc:  # the binding raises RuntimeError/ValueError variants

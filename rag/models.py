@@ -99,11 +99,13 @@ class Embedder:
         return int(self.model.get_sentence_embedding_dimension())
 
     def count_tokens(self, text: str) -> int:
-        return len(self.model.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(self.model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def windows(self, text: str, size: int, overlap: int) -> list[tuple[int, int]]:
         """Character spans of overlapping windows of at most ``size`` tokens covering ``text``."""
-        offsets = self.model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        offsets = self.model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)[
+            "offset_mapping"
+        ]
         if len(offsets) <= size:
             return [(0, len(text))]
         step = max(1, size - overlap)

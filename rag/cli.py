@@ -1,0 +1,264 @@
+"""The ``rag`` command: ingest, search, ask, list, delete, serve, eval."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from rag.config import Config, load_config
+from rag.errors import RagError
+
+log = logging.getLogger("rag")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", metavar="PATH", help="index folder (default: index.path from config, .rag_index)")
+    p.add_argument("--config", metavar="FILE", help="TOML config file (default: $RAG_CONFIG or ./rag.toml)")
+    p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override, e.g. -o retrieval.mode=bm25 (repeatable)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Local, private retrieval-augmented generation over your files.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="index a folder or files (a sync: only new, changed and deleted files are touched)")
+    p.add_argument("paths", nargs="+", help="folders or files")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _common(p)
+
+    p = sub.add_parser("search", help="retrieval only: ranked passages with source, page and score")
+    p.add_argument("query")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    _common(p)
+
+    p = sub.add_parser("ask", help="answer a question from the indexed documents, with citations")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the whole answer as JSON when done")
+    _common(p)
+
+    p = sub.add_parser("list", help="indexed documents with status and chunk counts")
+    p.add_argument("--json", action="store_true")
+    _common(p)
+
+    p = sub.add_parser("delete", help="remove a document from the index")
+    p.add_argument("source", help="source as shown by 'rag list', or the file's path")
+    _common(p)
+
+    p = sub.add_parser("serve", help="start the Gradio app")
+    p.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 7860)")
+    p.add_argument("--ingest", metavar="DIR", action="append", default=[], help="sync this folder before serving")
+    _common(p)
+
+    p = sub.add_parser("eval", help="score retrieval on a BEIR folder, a chunked-documents folder or a questions.jsonl")
+    p.add_argument("dataset")
+    p.add_argument("--json", metavar="OUT", help="write the metrics as one JSON object to OUT")
+    p.add_argument("--per-query", metavar="OUT", help="write per-question results (JSON lines) to OUT")
+    _common(p)
+    return parser
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    overrides: dict[str, str] = {}
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise RagError(f"-o expects KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = value.strip()
+    if args.index:
+        overrides["index.path"] = args.index
+    if getattr(args, "host", None):
+        overrides["ui.host"] = args.host
+    if getattr(args, "port", None):
+        overrides["ui.port"] = str(args.port)
+    return load_config(args.config, overrides)
+
+
+def _quiet_libraries(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("bm25s", "chromadb", "httpx", "sentence_transformers", "transformers"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_libraries(args.verbose)
+    try:
+        config = config_from(args)
+        return COMMANDS[args.command](args, config)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
+    from rag.pipeline import Rag
+
+    with Rag.open(config=config) as rag:
+        report = rag.ingest(args.paths, progress=not args.quiet)
+        for f in report.files:
+            if f.status in ("failed", "skipped"):
+                print(f"{f.status}: {f.path}: {f.reason}", file=sys.stderr)
+        print(f"{report.summary()}; {rag.index.count()} chunks in {config.index.path}")
+        acronyms = rag.retriever.acronyms
+        if acronyms:
+            shown = ", ".join(f"{s} = {l}" for s, l in list(sorted(acronyms.items()))[:8])
+            print(f"acronyms known: {len(acronyms)} ({shown}{', ...' if len(acronyms) > 8 else ''})")
+    return 1 if report.failed else 0
+
+
+def cmd_search(args: argparse.Namespace, config: Config) -> int:
+    from rag.pipeline import Rag
+
+    with Rag.open(config=config) as rag:
+        _require_documents(rag)
+        hits = rag.search(args.query, args.k)
+    if args.json:
+        print(json.dumps([hit_json(i, h) for i, h in enumerate(hits, 1)], indent=2))
+        return 0
+    for i, h in enumerate(hits, 1):
+        c = h.chunk
+        text = " ".join(c.text.split())
+        print(f"{i:>2}. {c.source} p.{c.page_start}  score {h.score:.4f}  {c.section}")
+        print(f"    {text[:300]}{'...' if len(text) > 300 else ''}")
+    return 0
+
+
+def hit_json(rank: int, h) -> dict:  # noqa: ANN001
+    c = h.chunk
+    return {"rank": rank, "id": c.id, "source": c.source, "page": c.page_start, "page_end": c.page_end,
+            "char_start": c.char_start, "char_end": c.char_end, "section": c.section, "score": h.score,
+            "scores": h.scores, "text": c.text, "context": c.context, "keyphrases": list(c.keyphrases),
+            "acronyms": list(c.acronyms), "topics": list(c.topics)}
+
+
+def _require_documents(rag) -> None:  # noqa: ANN001
+    if rag.index.count() == 0:
+        raise RagError(f"the index at {rag.config.index.path} is empty: run 'rag ingest DIR' first")
+
+
+def cmd_ask(args: argparse.Namespace, config: Config) -> int:
+    from rag.pipeline import Rag
+    from rag.types import AnswerDone, Failed, Token
+
+    with Rag.open(config=config) as rag:
+        _require_documents(rag)
+        answer = None
+        for event in rag.stream(args.question):
+            if isinstance(event, Token) and not args.json:
+                print(event.text, end="", flush=True)
+            elif isinstance(event, Failed):
+                raise RagError(event.message)
+            elif isinstance(event, AnswerDone):
+                answer = event.answer
+    if answer is None:
+        raise RagError("the answer stream ended without an answer")
+    if args.json:
+        print(json.dumps(answer_json(answer), indent=2))
+        return 0
+    print()
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            print(f"  [{c.n}] {c.source} p.{c.page}: \"{_short(c.quote)}\"")
+    elif answer.passages:
+        print("\nClosest passages:")
+        for i, h in enumerate(answer.passages[:3], 1):
+            print(f"  [{i}] {h.chunk.source} p.{h.chunk.page_start}")
+    return 0
+
+
+def answer_json(answer) -> dict:  # noqa: ANN001
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "citations": [c.__dict__ for c in answer.citations],
+        "passages": [hit_json(i, h) for i, h in enumerate(answer.passages, 1)],
+        "timings": answer.timings,
+    }
+
+
+def _short(text: str, n: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def cmd_list(args: argparse.Namespace, config: Config) -> int:
+    from rag.pipeline import Rag
+
+    with Rag.open(config=config) as rag:
+        docs = rag.documents()
+    if args.json:
+        print(json.dumps([d.__dict__ for d in docs], indent=2))
+        return 0
+    if not docs:
+        print(f"no documents in {config.index.path}")
+    for d in docs:
+        extra = f"  ({d.error})" if d.error else ""
+        print(f"{d.status:<8} {d.chunks:>5} chunks  {d.source}{extra}")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace, config: Config) -> int:
+    from rag.pipeline import Rag
+
+    with Rag.open(config=config) as rag:
+        if not rag.delete(args.source):
+            raise RagError(f"no indexed document matches {args.source!r} (see 'rag list')")
+    print(f"deleted {args.source}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, config: Config) -> int:
+    from rag.pipeline import Rag
+    from ui.app import serve
+
+    rag = Rag.open(config=config)
+    if args.ingest:
+        report = rag.ingest(args.ingest)
+        print(report.summary())
+    serve(rag)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, config: Config) -> int:
+    from rag.evaluate import evaluate
+
+    report = evaluate(args.dataset, config, progress=True, index_path=args.index)
+    for name, value in report.metrics.items():
+        print(f"{name:>16}: {value}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.as_json(), indent=2) + "\n")
+        print(f"metrics written to {args.json}")
+    if args.per_query:
+        with open(args.per_query, "w") as f:
+            for row in report.per_query:
+                f.write(json.dumps(row) + "\n")
+    return 0
+
+
+COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "list": cmd_list, "delete": cmd_delete,
+            "serve": cmd_serve, "eval": cmd_eval}
+
+if __name__ == "__main__":
+    sys.exit(main())

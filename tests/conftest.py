@@ -1,0 +1,70 @@
+"""Shared fixtures: real models from the packages, real Chroma, documents written into temp dirs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from rag.config import Config, load_config  # noqa: E402
+from rag.pipeline import Rag  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DOCS = ROOT / "sample_docs"
+TEST_MODEL = "qwen2.5-coder-0.5b"  # the faster packaged generator; the default 1.5B is exercised by `make run`
+
+
+def make_config(index: Path, **overrides: str) -> Config:
+    values = {"index.path": str(index), "generate.model": TEST_MODEL, "generate.max_tokens": "96", **overrides}
+    return load_config(None, values, environ={})
+
+
+def write_pdf(path: Path, pages: list[list[str]], title: str = "") -> Path:
+    """A real text-layer PDF: one list of lines per page; lines starting with '#' are bold headings."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)
+    if title:
+        pdf.set_title(title)
+    for lines in pages:
+        pdf.add_page()
+        for line in lines:
+            heading = line.startswith("#")
+            pdf.set_font("Helvetica", "B" if heading else "", 14 if heading else 11)
+            pdf.multi_cell(0, 7, line.lstrip("# "), new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_rag(tmp_path_factory: pytest.TempPathFactory) -> Rag:
+    """The bundled sample_docs/ ingested once for the whole session (copied, so tests may not touch the repo)."""
+    base = tmp_path_factory.mktemp("sample")
+    docs = base / "sample_docs"
+    shutil.copytree(SAMPLE_DOCS, docs)
+    rag = Rag.open(config=make_config(base / "index"))
+    report = rag.ingest(docs, progress=False)
+    assert not report.failed, report.failed
+    yield rag
+    rag.close()
+
+
+@pytest.fixture
+def make_rag(tmp_path: Path):
+    opened: list[Rag] = []
+
+    def _make(**overrides: str) -> Rag:
+        rag = Rag.open(config=make_config(tmp_path / f"index{len(opened)}", **overrides))
+        opened.append(rag)
+        return rag
+
+    yield _make
+    for rag in opened:
+        rag.close()

@@ -1,0 +1,77 @@
+"""The `rag` command, run in-process through its entry point."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.cli import main
+from tests.conftest import TEST_MODEL
+
+
+def _beir(folder: Path) -> Path:
+    folder.mkdir()
+    docs = {"d1": "The lighthouse lamp is cleaned every Monday.", "d2": "Bread is baked with rye flour.",
+            "d3": "The ferry leaves the harbour at noon.", "d4": "Solar panels charge the station batteries."}
+    (folder / "corpus.jsonl").write_text("".join(json.dumps({"_id": k, "title": "", "text": v}) + "\n" for k, v in docs.items()))
+    queries = {"q1": "When is the lighthouse lamp cleaned?", "q2": "What time does the ferry depart?"}
+    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": k, "text": v}) + "\n" for k, v in queries.items()))
+    (folder / "qrels").mkdir()
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td3\t1\n")
+    return folder
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_eval_beir_writes_named_metrics(tmp_path: Path, mode: str) -> None:
+    out = tmp_path / "m.json"
+    assert main(["eval", str(_beir(tmp_path / "beir")), "--json", str(out), "-o", f"retrieval.mode={mode}"]) == 0
+    metrics = json.loads(out.read_text())
+    for key in ("ndcg@10", "recall@1", "recall@3", "recall@5", "recall@10", "recall@20", "mrr@10", "pass@5", "pass@10", "pass@20",
+                "latency_p50_ms", "latency_p95_ms"):
+        assert key in metrics
+    assert metrics["n_queries"] == 2
+    assert metrics["config"]["retrieval.mode"] == mode
+    assert metrics["recall@1"] == 1.0
+
+
+def test_ingest_search_list_delete(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# Boats\n\nThe RIB Osprey carries six people.\n")
+    (docs / "b.txt").write_text("The kitchen opens at seven.\n")
+    (docs / "bad.pdf").write_bytes(b"not a pdf")
+    index = str(tmp_path / "idx")
+    assert main(["ingest", str(docs), "--index", index, "--quiet"]) == 1  # one file failed
+    captured = capsys.readouterr()
+    assert "2 added" in captured.out and "1 failed" in captured.out
+    assert "bad.pdf" in captured.err and "corrupt" in captured.err
+    assert main(["search", "how many people does Osprey carry", "--index", index, "--json", "--k", "2"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert results[0]["source"] == "docs/a.md" and results[0]["page"] == 1 and results[0]["rank"] == 1
+    assert main(["list", "--index", index]) == 0
+    listing = capsys.readouterr().out
+    assert "docs/a.md" in listing and "failed" in listing
+    assert main(["delete", "docs/a.md", "--index", index]) == 0
+    capsys.readouterr()
+    assert main(["list", "--index", index, "--json"]) == 0
+    assert "docs/a.md" not in {d["source"] for d in json.loads(capsys.readouterr().out)}
+
+
+def test_errors_are_clear_and_exit_nonzero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "anything", "--index", str(tmp_path / "empty")]) == 2
+    assert "is empty" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path), "-o", "retrieval.mode=fast"]) == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_ask_prints_answer_and_sources(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ferry.md").write_text("# Ferry\n\nThe supply ferry Kittiwake leaves the harbour at 14:30 every Thursday.\n")
+    index = str(tmp_path / "idx")
+    assert main(["ingest", str(docs), "--index", index, "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["ask", "When does the supply ferry leave?", "--index", index, "-o", f"generate.model={TEST_MODEL}"]) == 0
+    out = capsys.readouterr().out
+    assert "14:30" in out
+    assert "docs/ferry.md p.1" in out

@@ -1,0 +1,46 @@
+"""Hybrid retrieval over the bundled sample documents, with the real MiniLM and a real Chroma."""
+
+import pytest
+
+
+def test_keyword_only_match(sample_rag) -> None:  # noqa: ANN001
+    # an identifier that only the keyword side can match exactly
+    hits = sample_rag.search("uplink_window_min", 5)
+    assert "uplink_window_min" in hits[0].chunk.text
+    assert "bm25" in hits[0].scores
+
+
+def test_paraphrase_only_match(tmp_path, make_rag) -> None:  # noqa: ANN001
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "pets.md").write_text("# Pet care\n\nThe canine must be walked twice daily, morning and evening.\n")
+    (docs / "garden.md").write_text("# Garden\n\nWater the tomatoes every second day in summer.\n")
+    (docs / "cars.md").write_text("# Cars\n\nRotate the tyres every ten thousand kilometres.\n")
+    rag = make_rag()
+    rag.ingest(docs, progress=False)
+    query = "How often should my dog go out for exercise?"
+    # the keyword side shares no term with the answer passage...
+    pets = rag.search("canine", 1)[0].chunk
+    assert pets.id not in dict(rag.index.bm25().search(query, 10, rag.retriever.boosts))
+    # ...yet hybrid retrieval ranks it first through the dense side
+    top = rag.search(query, 3)[0]
+    assert "canine" in top.chunk.text
+    assert "dense" in top.scores
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_modes_return_deduplicated_hits_cut_to_k(sample_rag, mode: str) -> None:  # noqa: ANN001
+    from rag.retrieve import Retriever
+
+    retriever = Retriever(sample_rag.index, sample_rag.embedder, sample_rag.config.retrieval.__class__(mode=mode), sample_rag.config.bm25)
+    hits = retriever.search("generator fuel injector replaced", 7).hits
+    assert len(hits) == 7
+    assert len({h.chunk.id for h in hits}) == 7
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_acronym_expansion_in_query(sample_rag) -> None:  # noqa: ANN001
+    assert sample_rag.retriever.acronyms.get("RTU") == "Remote Telemetry Unit"
+    from rag.retrieve import expand_acronyms
+
+    assert "Remote Telemetry Unit" in expand_acronyms("How often does the RTU report?", sample_rag.retriever.acronyms)

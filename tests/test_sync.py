@@ -1,0 +1,73 @@
+"""Re-ingestion is a sync: unchanged files do no work, changed files replace their chunks, deleted ones go."""
+
+import os
+from pathlib import Path
+
+from tests.conftest import write_pdf
+
+
+def _corpus(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "pumps.md").write_text("# Pumps\n\nThe bilge pump P-7 moves 40 litres per minute.\n")
+    (folder / "notes.txt").write_text("Meeting notes: the generator was serviced on Tuesday.\n")
+    write_pdf(folder / "rules.pdf", [["# 1 Rules", "Helmets are required in the workshop."]])
+    return folder
+
+
+def _chunk_texts(rag) -> list[str]:  # noqa: ANN001
+    return sorted(c.text for c in rag.index.iter_chunks())
+
+
+def test_reingest_unchanged_does_no_work(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
+    docs = _corpus(tmp_path / "docs")
+    rag = make_rag()
+    first = rag.ingest(docs, progress=False)
+    assert {f.path: f.status for f in first.files if f.status != "skipped"} == {
+        "docs/notes.txt": "added", "docs/pumps.md": "added", "docs/rules.pdf": "added"}
+    before = _chunk_texts(rag)
+    generation = rag.index.generation
+    second = rag.ingest(docs, progress=False)
+    assert [f.status for f in second.files] == ["unchanged"] * 3
+    assert rag.index.generation == generation  # nothing was written
+    assert _chunk_texts(rag) == before
+    os.utime(docs / "notes.txt", (1, 1))  # touched, same content: hashed again but not re-indexed
+    assert [f.status for f in rag.ingest(docs, progress=False).files] == ["unchanged"] * 3
+    assert rag.index.generation == generation
+
+
+def test_changed_file_replaces_only_its_chunks(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
+    docs = _corpus(tmp_path / "docs")
+    rag = make_rag()
+    rag.ingest(docs, progress=False)
+    others = [t for t in _chunk_texts(rag) if "P-7" not in t]
+    (docs / "pumps.md").write_text("# Pumps\n\nThe bilge pump P-9 moves 55 litres per minute.\n")
+    report = rag.ingest(docs, progress=False)
+    assert {f.path: f.status for f in report.files}["docs/pumps.md"] == "updated"
+    texts = _chunk_texts(rag)
+    assert not any("P-7" in t for t in texts)
+    assert any("P-9" in t for t in texts)
+    assert [t for t in texts if "P-9" not in t] == others
+    assert rag.search("P-9 litres", 1)[0].chunk.source == "docs/pumps.md"
+
+
+def test_deleted_file_is_removed(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
+    docs = _corpus(tmp_path / "docs")
+    rag = make_rag()
+    rag.ingest(docs, progress=False)
+    (docs / "rules.pdf").unlink()
+    report = rag.ingest(docs, progress=False)
+    assert {f.path: f.status for f in report.files}["docs/rules.pdf"] == "removed"
+    assert "docs/rules.pdf" not in {d.source for d in rag.documents()}
+    assert not any("Helmets" in t for t in _chunk_texts(rag))
+    assert all(h.chunk.source != "docs/rules.pdf" for h in rag.search("helmets workshop", 10))
+
+
+def test_failed_file_is_reported_and_the_rest_indexed(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
+    docs = _corpus(tmp_path / "docs")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
+    rag = make_rag()
+    report = rag.ingest(docs, progress=False)
+    failed = report.failed
+    assert [f.path for f in failed] == ["docs/broken.pdf"]
+    assert "corrupt" in failed[0].reason
+    assert len(report.by_status("added")) == 3

@@ -1,0 +1,33 @@
+"""The Gradio app, served on 127.0.0.1 and called through its API with gradio_client."""
+
+import socket
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(sample_rag):  # noqa: ANN001
+    from dataclasses import replace
+
+    from ui.app import serve
+
+    sample_rag.config = replace(sample_rag.config, ui=replace(sample_rag.config.ui, port=_free_port()))
+    app, url = serve(sample_rag, block=False)
+    yield url
+    app.close()
+
+
+def test_app_binds_loopback_and_answers_through_its_api(served: str) -> None:
+    from gradio_client import Client
+
+    assert served.startswith("http://127.0.0.1:")
+    client = Client(served, verbose=False)
+    text, citations = client.predict("What is the default value of uplink_window_min?", api_name="/ask")
+    assert "20" in text
+    assert any(c["source"].endswith("operations-manual.pdf") and c["page"] == 4 for c in citations)
