@@ -68,16 +68,33 @@ def build_context(
     count: CountTokens,
     neighbour_chars: int = 200,
 ) -> str:
-    """Title and heading path first (most telling per token), then the summary, then neighbouring text."""
+    """Title and heading path first (most telling per token), then the expansions of acronyms the chunk uses,
+    then the summary, then neighbouring text."""
     head = chunk.title
     if chunk.section and chunk.section != chunk.title:
-        head = f"{chunk.title} > {chunk.section}" if chunk.title else chunk.section
-    parts = [p for p in (head, summary) if p]
+        # a Markdown H1 is usually the title already: do not say it twice
+        head = chunk.section if not chunk.title or chunk.section.startswith(chunk.title) else f"{chunk.title} > {chunk.section}"
+    summary = " ".join(s for s in sentences(summary) if s not in chunk.text)  # the chunk need not summarise itself
+    expansions = "; ".join(a.replace("=", ": ", 1) for a in chunk.acronyms)
+    parts = [p for p in (head, expansions, summary) if p]
     if neighbour_chars > 0:
         tail = before[-neighbour_chars:].split(" ", 1)[-1] if before else ""
         lead = after[:neighbour_chars].rsplit(" ", 1)[0] if after else ""
         parts += [p for p in (tail, lead) if p.strip()]
     return truncate_tokens(" | ".join(" ".join(p.split()) for p in parts), budget, count)
+
+
+WriteContext = Callable[[str, str], str]  # (document text, chunk text) -> a sentence or two of context
+
+LLM_PROMPT = """<document>
+{document}
+</document>
+Here is the chunk we want to situate within the whole document
+<chunk>
+{chunk}
+</chunk>
+Please give a short succinct context to situate this chunk within the overall document for the purposes of \
+improving search retrieval of the chunk. Answer only with the succinct context and nothing else."""
 
 
 def situate(
@@ -87,8 +104,12 @@ def situate(
     count: CountTokens,
     summary_sentences: int = 2,
     neighbour_chars: int = 200,
+    write_context: WriteContext | None = None,
 ) -> list[Chunk]:
-    """Give every chunk of one document its context string."""
+    """Give every chunk of one document its context string.
+
+    With ``write_context`` (an LLM), its chunk-specific sentences take the place of the document summary.
+    """
     if not chunks:
         return []
     summary = summarize(full_text, summary_sentences, chunks[0].title)
@@ -96,6 +117,7 @@ def situate(
     for i, chunk in enumerate(chunks):
         before = chunks[i - 1].text if i > 0 and chunks[i - 1].page_start == chunk.page_start else ""
         after = chunks[i + 1].text if i + 1 < len(chunks) else ""
-        context = build_context(chunk, summary, before, after, budget, count, neighbour_chars)
+        about = write_context(full_text, chunk.text).strip() if write_context else summary
+        context = build_context(chunk, about, before, after, budget, count, neighbour_chars)
         out.append(replace(chunk, context=context))
     return out

@@ -12,9 +12,6 @@ from dataclasses import replace
 
 from rag.types import Chunk
 
-_PAREN = re.compile(r"\(([^()]{1,120})\)")
-_WORD = re.compile(r"\S+")
-
 
 def _is_short_form(s: str) -> bool:
     s = s.strip()
@@ -52,25 +49,40 @@ def _valid(short: str, long: str | None) -> bool:
     return len(words) <= min(len(short) + 5, len(short) * 2) and len(words) >= 1 and long[0].isalnum()
 
 
+def _parentheticals(text: str) -> list[tuple[int, str]]:
+    """Top-level parenthesised segments as (start offset, content without nested parentheses)."""
+    out, depth, start, inner = [], 0, 0, []
+    for i, ch in enumerate(text):
+        if ch == "(":
+            if depth == 0:
+                start, inner = i, []
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+            if depth == 0 and i - start <= 160:
+                out.append((start, " ".join("".join(inner).split())))
+        elif depth == 1:
+            inner.append(ch)
+    return out
+
+
 def find_acronyms(text: str) -> dict[str, str]:
     """Acronym -> expansion for every definition in ``text``; the first definition of a short form wins."""
     found: dict[str, str] = {}
-    for m in _PAREN.finditer(text):
-        inside = m.group(1).strip()
-        before = text[max(0, m.start() - 300) : m.start()]
+    for at, inside in _parentheticals(text):
+        first = re.split(r"[;,]\s", inside)[0].strip()  # "(RTU, see Section 2)" defines RTU
+        before = text[max(0, at - 300) : at]
         before = re.split(r"[.;:!?\n]\s|[\(\)\[\]]", before)[-1].rstrip()  # stay within the clause
-        if _is_short_form(inside):
-            short = inside
-            words = before.split()
+        words = before.split()
+        if _is_short_form(first):
+            short = first
             window = " ".join(words[-min(len(short) + 5, len(short) * 2) :])
             long = _best_long_form(short, window)
-        else:  # "LF (Long Form)"
-            words = before.split()
-            if not words or not _is_short_form(words[-1]) or len(inside.split()) < 2:
-                continue
-            short, long = words[-1].strip(",;"), _best_long_form(words[-1].strip(",;"), inside)
-            if long != inside.strip():
-                long = None if not long else long
+        elif words and _is_short_form(words[-1].strip(",;")) and len(inside.split()) >= 2:  # "LF (Long Form)"
+            short = words[-1].strip(",;")
+            long = _best_long_form(short, inside)
+        else:
+            continue
         if _valid(short, long) and short not in found:
             found[short] = " ".join(long.split())  # type: ignore[union-attr]
     return found

@@ -80,6 +80,8 @@ class Bm25Index:
     @classmethod
     def load(cls, folder: Path) -> Bm25Index | None:
         """Load a saved index, or ``None`` when there is none or it is unreadable (the caller rebuilds)."""
+        if not folder.exists():
+            return None
         try:
             stamp = json.loads((folder / "stamp.json").read_text())
             ids = json.loads((folder / "ids.json").read_text())

@@ -32,6 +32,7 @@ class EmbedConfig:
     batch_size: int = 32
     dtype: str = "auto"  # auto | fp32 | bf16
     threads: int = 0  # 0: all cores
+    cache: bool = True  # remember vectors by text in the model cache, so nothing is embedded twice
 
 
 @dataclass(frozen=True)

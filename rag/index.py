@@ -245,6 +245,30 @@ class Index:
         self.chunks.delete(where={"doc_id": doc_id})
         self.windows.delete(where={"doc_id": doc_id})
 
+    def update_metadata(self, changes: dict[str, dict[str, Any]]) -> None:
+        """Merge metadata fields into existing chunks (acronyms defined elsewhere, corpus topics)."""
+        with self._lock:
+            ids = list(changes)
+            for lo in range(0, len(ids), BATCH):
+                part = ids[lo : lo + BATCH]
+                self.chunks.update(ids=part, metadatas=[changes[i] for i in part])
+            if ids:
+                self._bump()
+
+    def vectors(self) -> tuple[list[str], list[str], np.ndarray]:
+        """Ids, texts and first-window vectors of every chunk."""
+        ids, texts, rows = [], [], []
+        offset = 0
+        while True:
+            got = self.chunks.get(include=["documents", "embeddings"], limit=BATCH, offset=offset)
+            if not got["ids"]:
+                break
+            ids += got["ids"]
+            texts += got["documents"]
+            rows.append(np.asarray(got["embeddings"], dtype=np.float32))
+            offset += len(got["ids"])
+        return ids, texts, np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+
     def delete_document(self, doc_id: str) -> None:
         with self._lock:
             self._db.execute("UPDATE documents SET status = 'indexing' WHERE doc_id = ?", (doc_id,))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rag.embed_cache import EmbeddingCache
 from rag.errors import ModelError
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class Embedder:
         self._model: SentenceTransformer | None = None
         self._lock = threading.Lock()
         self._query_cache: dict[str, np.ndarray] = {}
+        self.cache: EmbeddingCache | None = None
 
     @property
     def model(self) -> SentenceTransformer:
@@ -117,18 +119,31 @@ class Embedder:
                 break
         return spans
 
-    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], progress: bool = False, use_cache: bool = True) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=progress, convert_to_numpy=True
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        cache = self.cache if use_cache else None
+        cached = cache.get_many(texts) if cache else {}
+        missing = [i for i in range(len(texts)) if i not in cached]
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, vec in cached.items():
+            out[i] = vec
+        if missing:
+            todo = [texts[i] for i in missing]
+            # sentence-transformers sorts each call by length, so batches hold texts of similar size
+            vectors = self.model.encode(
+                todo, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=progress, convert_to_numpy=True
+            )
+            vectors = np.asarray(vectors, dtype=np.float32)
+            out[missing] = vectors
+            if cache:
+                cache.put_many(todo, vectors)
+        return out
 
     def encode_query(self, text: str) -> np.ndarray:
         cached = self._query_cache.get(text)
         if cached is None:
-            cached = self.encode([text])[0]
+            cached = self.encode([text], use_cache=False)[0]  # queries stay in memory only
             if len(self._query_cache) > 4096:
                 self._query_cache.clear()
             self._query_cache[text] = cached
@@ -139,8 +154,13 @@ AUTO_BF16 = False  # set from measurements in docs/benchmarks.md
 
 
 @lru_cache(maxsize=4)
-def embedder_for(name: str, max_tokens: int, batch_size: int, dtype: str, threads: int) -> Embedder:
-    return Embedder(name, max_tokens, batch_size, dtype, threads)
+def embedder_for(name: str, max_tokens: int, batch_size: int, dtype: str, threads: int, cache: bool = True) -> Embedder:
+    embedder = Embedder(name, max_tokens, batch_size, dtype, threads)
+    if cache:
+        use_bf16 = dtype == "bf16" or (dtype == "auto" and AUTO_BF16 and bf16_supported())
+        key = f"{name}-{max_tokens}-{'bf16' if use_bf16 else 'fp32'}"
+        embedder.cache = EmbeddingCache(default_cache_dir() / "embeddings", key)
+    return embedder
 
 
 # ---- GGUF generators ----------------------------------------------------------------------------------------

@@ -11,12 +11,15 @@ from typing import Iterable, Iterator
 
 from tqdm import tqdm
 
+from ingest.context import LLM_PROMPT, WriteContext
 from ingest.enrich import Prepared, prepare
 from ingest.loaders import load
+from ingest.metadata import acronyms_in
 from ingest.sync import Known, SourceFile, file_sha256, plan, scan
+from rag import topics
 from rag.config import Config, load_config
 from rag.errors import IngestError, RagError
-from rag.generate import build_prompt, cite, is_abstention
+from rag.generate import CHARS_PER_TOKEN, build_prompt, cite, is_abstention
 from rag.index import DocRecord, Index
 from rag.llm import Generator, load_generator
 from rag.models import Embedder, default_cache_dir, embedder_for
@@ -68,7 +71,7 @@ class Rag:
     @property
     def embedder(self) -> Embedder:
         e = self.config.embed
-        return embedder_for(e.model, e.max_tokens, e.batch_size, e.dtype, e.threads)
+        return embedder_for(e.model, e.max_tokens, e.batch_size, e.dtype, e.threads, e.cache)
 
     @property
     def generator(self) -> Generator:
@@ -89,12 +92,31 @@ class Rag:
                 f"not {self.config.embed.model!r}: use that model, or a new --index folder"
             )
 
-    def _refresh_acronyms(self) -> None:
+    def _refresh_acronyms(self, propagate: bool = False) -> None:
+        """Load the corpus's acronyms for query expansion; with ``propagate``, give every chunk that uses a
+        short form defined in another document that acronym too (a glossary defines, a log only abbreviates)."""
+        per_doc = {d.doc_id: d.meta.get("acronyms", {}) for d in self.index.documents()}
         merged: dict[str, str] = {}
-        for d in self.index.documents():
-            for short, long in d.meta.get("acronyms", {}).items():
+        for acronyms in per_doc.values():
+            for short, long in acronyms.items():
                 merged.setdefault(short, long)
         self.retriever.acronyms = merged
+        if not propagate or not self.config.metadata.enabled:
+            return
+        changes = {}
+        for chunk in self.index.iter_chunks():
+            wanted = acronyms_in(chunk.text, {**merged, **per_doc.get(chunk.doc_id, {})})
+            if wanted != chunk.acronyms:
+                changes[chunk.id] = {"acronyms": "; ".join(wanted)}
+        self.index.update_metadata(changes)
+
+    def _refresh_topics(self) -> None:
+        if not self.config.metadata.enabled:
+            return
+        ids, texts, vectors = self.index.vectors()
+        labels = topics.assign(ids, texts, vectors, self.config.metadata.topics)
+        current = {c.id: "; ".join(c.topics) for c in self.index.iter_chunks()}
+        self.index.update_metadata({i: {"topics": t} for i, t in labels.items() if current.get(i) != t})
 
     # ---- ingestion ------------------------------------------------------------------------------------------
 
@@ -119,6 +141,9 @@ class Rag:
             for gone in p.deleted:
                 self.index.delete_document(_doc_id(gone.source))
                 results.append(FileResult(gone.source, "removed"))
+        if self.config.context.llm and work:
+            minutes = llm_context_minutes([f for f, _ in work], self.config.chunk.size)
+            log.warning("LLM-written context for %d files: about %.0f minutes on this machine's CPU", len(work), minutes)
         pending: list[_Pending] = []
         bar = tqdm(work, desc="ingest", unit="file", disable=not progress or not work)
         for f, status in bar:
@@ -132,7 +157,8 @@ class Rag:
         results += self._write(pending, progress)
         if any(r.status in ("added", "updated", "removed") for r in results):
             self.index.set_state("signature", json.dumps(self._signature()))
-            self._refresh_acronyms()
+            self._refresh_acronyms(propagate=True)
+            self._refresh_topics()
         return IngestReport(tuple(results))
 
     def _prepare_file(self, f: SourceFile, status: str, known: Known | None, pending: list[_Pending]) -> FileResult | None:
@@ -143,7 +169,10 @@ class Rag:
                 return FileResult(f.source, "unchanged")
             doc = load(f.path, f.source)
             c = self.config
-            prepared = prepare(doc, c.chunk, c.context, c.metadata, self.embedder.count_tokens)
+            prepared = prepare(doc, c.chunk, c.context, c.metadata, self.embedder.count_tokens, self.retriever.acronyms,
+                               self._context_writer())
+            for short, long in prepared.acronyms.items():  # later files of this run know them already
+                self.retriever.acronyms.setdefault(short, long)
         except IngestError as exc:
             self.index.record_failure(_doc_id(f.source), f.source, str(f.path), exc.reason)
             return FileResult(f.source, "failed", reason=exc.reason)
@@ -155,6 +184,19 @@ class Rag:
                            {"acronyms": prepared.acronyms})
         pending.append(_Pending(record, prepared, status))
         return None
+
+    def _context_writer(self) -> WriteContext | None:
+        """The LLM as a (document, chunk) -> context callable, when ``context.llm`` asks for it."""
+        if not self.config.context.llm:
+            return None
+        budget_chars = int((self.config.generate.n_ctx - 700) * CHARS_PER_TOKEN)
+
+        def write(document: str, chunk: str) -> str:
+            # the document leads the prompt unchanged for every chunk, so llama.cpp reuses its cached prefix
+            prompt = LLM_PROMPT.format(document=document[:budget_chars], chunk=chunk[:2000])
+            return self.generator.complete([{"role": "user", "content": prompt}], max_tokens=80)
+
+        return write
 
     def _write(self, pending: list[_Pending], progress: bool) -> list[FileResult]:
         if not pending:
@@ -176,7 +218,8 @@ class Rag:
                    for d in docs]
         self._write(pending, progress)
         self.index.set_state("signature", json.dumps(self._signature()))
-        self._refresh_acronyms()
+        self._refresh_acronyms(propagate=True)
+        self._refresh_topics()
 
     def documents(self) -> list[DocRecord]:
         return self.index.documents()
@@ -233,6 +276,19 @@ class Rag:
             if isinstance(event, AnswerDone):
                 return event.answer
         raise RagError("the answer stream ended without an answer")
+
+
+def llm_context_minutes(files: list[SourceFile], chunk_size: int) -> float:
+    """Rough cost of LLM-written context: each document prefilled once, then each chunk read and answered.
+
+    Rates measured here for the 1.5B model on 2 cores (../shared/MODELS.md): 70 prompt and 27 generated tokens/s.
+    """
+    seconds = 0.0
+    for f in files:
+        chars = f.size / 4 if f.path.suffix.lower() == ".pdf" else f.size  # PDF bytes are mostly not text
+        chunks = max(1.0, chars / chunk_size)
+        seconds += chars / 4 / 70 + chunks * (chunk_size / 4 / 70 + 50 / 27)
+    return seconds / 60
 
 
 def _doc_id(source: str) -> str:

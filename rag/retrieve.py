@@ -62,7 +62,7 @@ class Retriever:
             timings["bm25"] = time.perf_counter() - t
         if self.config.mode in ("dense", "hybrid"):
             t = time.perf_counter()
-            dense = self.index.dense_search(self.embedder.encode_query(query), depth, where)
+            dense = self.index.dense_search(self.embedder.encode_query(searched), depth, where)
             timings["dense"] = time.perf_counter() - t
         if self.config.mode == "bm25":
             fused, stage = sparse, "bm25"

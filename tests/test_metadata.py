@@ -1,0 +1,113 @@
+"""Generated metadata: acronyms (both orders, nesting, false positives), keyphrases, situated context."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest.context import build_context, truncate_tokens
+from ingest.metadata import acronyms_in, find_acronyms, keyphrases
+from rag.types import Chunk
+
+
+def test_acronyms_both_orders_and_nesting() -> None:
+    text = (
+        "Data goes through the Remote Telemetry Unit (RTU) first. "
+        "The CTD (conductivity, temperature and depth) probe is lowered weekly. "
+        "The Ground Control Station (GCS (formerly base)) logs it. "
+        "Faults go to the Station Duty Officer (SDO, see Section 2)."
+    )
+    assert find_acronyms(text) == {
+        "RTU": "Remote Telemetry Unit",
+        "CTD": "conductivity, temperature and depth",
+        "GCS": "Ground Control Station",
+        "SDO": "Station Duty Officer",
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The pressure rises as shown (see Figure 2) in the chart.",
+        "Each unit costs a lot (USD 40) per month.",
+        "Readings were stable (e.g. in May) overall.",
+        "The value doubled (2x) last year.",
+        "We met Tom (TB) at noon.",  # letters that do not spell the words before it
+    ],
+)
+def test_acronym_false_positives(text: str) -> None:
+    assert find_acronyms(text) == {}
+
+
+def test_acronyms_carried_to_chunks_using_the_short_form() -> None:
+    known = {"RTU": "Remote Telemetry Unit", "SDO": "Station Duty Officer"}
+    assert acronyms_in("Reset the RTU, then call.", known) == ("RTU=Remote Telemetry Unit",)
+    assert acronyms_in("SDOs and RTUs", known) == ()  # whole words only
+
+
+def test_keyphrases_occur_in_the_text() -> None:
+    text = ("The desalination plant produces potable water for the station. Membrane filters in the desalination "
+            "plant are replaced every ninety days, and the potable water tank is chlorinated weekly.")
+    phrases = keyphrases(text, 5)
+    assert 1 <= len(phrases) <= 5
+    for phrase in phrases:
+        assert phrase.lower() in text.lower()
+    assert any("desalination" in p.lower() for p in phrases)
+
+
+def _count(text: str) -> int:
+    return len(text.split())
+
+
+def test_context_respects_budget_and_never_replaces_the_chunk() -> None:
+    chunk = Chunk(id="d:0", doc_id="d", text="The chunk itself.", source="a.md", title="Manual", section="2 Limits")
+    summary = " ".join(["summary"] * 200)
+    context = build_context(chunk, summary, "before " * 50, "after " * 50, budget=12, count=_count)
+    assert _count(context) <= 12
+    assert context.startswith("Manual > 2 Limits")
+    assert truncate_tokens("one two three", 0, _count) == ""
+
+
+def test_window_texts_always_hold_the_whole_chunk(sample_rag) -> None:  # noqa: ANN001
+    from rag.vectors import window_texts
+
+    embedder = sample_rag.embedder
+    long_text = " ".join(f"Word{i}" for i in range(600))
+    chunk = Chunk(id="d:0", doc_id="d", text=long_text, source="a.md", context="Manual > Limits | " + "context " * 40)
+    windows = window_texts(chunk, embedder, True, overlap=16)
+    assert len(windows) > 1
+    for w in windows:
+        assert w.startswith(chunk.context)
+        assert embedder.count_tokens(w) <= embedder.max_tokens - 2
+    covered = "".join(w[len(chunk.context) + 1 :] for w in windows)
+    for word in ("Word0", "Word300", "Word599"):
+        assert word in covered
+
+
+def test_residual_vectors_are_unit_norm_and_differ_from_chunk_only(sample_rag) -> None:  # noqa: ANN001
+    from rag.vectors import chunk_vectors
+
+    chunk = Chunk(id="d:0", doc_id="d", text="Replace the membrane filters every ninety days.", source="a.md",
+                  context="Desalination plant manual > Maintenance | The plant makes potable water.")
+    plain = chunk_vectors([chunk], sample_rag.embedder, "none")[0]
+    residual = chunk_vectors([chunk], sample_rag.embedder, "residual", alpha=0.5)[0]
+    assert np.allclose(np.linalg.norm(residual, axis=1), 1.0, atol=1e-5)
+    assert float(plain[0] @ residual[0]) < 0.999
+    same = chunk_vectors([chunk], sample_rag.embedder, "residual", alpha=1.0)[0]
+    assert np.allclose(same, plain, atol=1e-5)
+
+
+def test_expansion_only_query_finds_acronym_only_chunk(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "glossary.md").write_text("# Glossary\n\nThe Harbour Tidal Gauge (HTG) measures sea level.\n")
+    (docs / "log.md").write_text("# Log\n\n## March\n\nThe HTG was recalibrated after the storm on 4 March.\n\n"
+                                 "## April\n\nThe kitchen freezer was defrosted and cleaned.\n")
+    (docs / "other.md").write_text("# Tides\n\nSea level rises twice a day with the tide near the harbour.\n")
+    rag = make_rag()
+    rag.ingest(docs, progress=False)
+    hits = rag.search("When was the harbour tidal gauge recalibrated?", 3)
+    found = [h for h in hits[:2] if "recalibrated" in h.chunk.text]  # the definition itself may rank first
+    assert found
+    assert "HTG=Harbour Tidal Gauge" in found[0].chunk.acronyms
+    assert found[0].scores["bm25"] > 0  # matched on the keyword side only through the expansion
