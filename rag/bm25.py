@@ -53,10 +53,12 @@ class Bm25Index:
                 total += weight * model.get_scores_from_ids(ids)
         return total
 
-    def search(self, query: str, k: int, boosts: dict[str, float]) -> list[tuple[str, float]]:
+    def search(self, query: str, k: int, boosts: dict[str, float], allowed: set[str] | None = None) -> list[tuple[str, float]]:
         if not self.ids:
             return []
         scores = self.scores(query, boosts)
+        if allowed is not None:
+            scores = np.where(np.fromiter((i in allowed for i in self.ids), dtype=bool, count=len(self.ids)), scores, 0.0)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]

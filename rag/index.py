@@ -305,23 +305,46 @@ class Index:
                 yield chunk_from(i, t, m)
             offset += len(got["ids"])
 
-    def dense_search(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, float]]:
-        """Chunks by cosine similarity of their best window."""
+    def dense_search(self, vector: np.ndarray, k: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
+        """Chunks by cosine similarity of their best window; ``allowed`` restricts the search to those chunks."""
+        if allowed is not None:
+            return self._dense_subset(vector, k, allowed)
         n = self.count()
         if n == 0:
             return []
         best: dict[str, float] = {}
-        got = self.chunks.query(query_embeddings=[vector], n_results=min(k, n), where=where, include=["distances"])
+        got = self.chunks.query(query_embeddings=[vector], n_results=min(k, n), include=["distances"])
         for cid, dist in zip(got["ids"][0], got["distances"][0]):
             best[cid] = 1.0 - dist
         n_windows = self.windows.count()
         if n_windows:
             got = self.windows.query(
-                query_embeddings=[vector], n_results=min(2 * k, n_windows), where=where, include=["distances", "metadatas"]
+                query_embeddings=[vector], n_results=min(2 * k, n_windows), include=["distances", "metadatas"]
             )
             for meta, dist in zip(got["metadatas"][0], got["distances"][0]):
                 cid = meta["chunk_id"]
                 best[cid] = max(best.get(cid, -1.0), 1.0 - dist)
+        return sorted(best.items(), key=lambda kv: -kv[1])[:k]
+
+    def _dense_subset(self, vector: np.ndarray, k: int, allowed: set[str]) -> list[tuple[str, float]]:
+        """Exact search over a filtered subset (filters narrow the corpus, so brute force is cheap and exact)."""
+        if not allowed:
+            return []
+        ids = sorted(allowed)
+        best: dict[str, float] = {}
+        for lo in range(0, len(ids), BATCH):
+            got = self.chunks.get(ids=ids[lo : lo + BATCH], include=["embeddings", "metadatas"])
+            if not got["ids"]:
+                continue
+            sims = np.asarray(got["embeddings"], dtype=np.float32) @ vector
+            best.update(zip(got["ids"], sims.tolist()))
+            doc_ids = sorted({m["doc_id"] for m in got["metadatas"]})
+            win = self.windows.get(where={"doc_id": {"$in": doc_ids}}, include=["embeddings", "metadatas"])
+            if win["ids"]:
+                sims = np.asarray(win["embeddings"], dtype=np.float32) @ vector
+                for meta, sim in zip(win["metadatas"], sims.tolist()):
+                    if meta["chunk_id"] in best:
+                        best[meta["chunk_id"]] = max(best[meta["chunk_id"]], sim)
         return sorted(best.items(), key=lambda kv: -kv[1])[:k]
 
     def bm25(self) -> Bm25Index:

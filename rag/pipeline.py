@@ -7,7 +7,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from tqdm import tqdm
 
@@ -19,6 +19,7 @@ from ingest.sync import Known, SourceFile, file_sha256, plan, scan
 from rag import topics
 from rag.config import Config, load_config
 from rag.errors import IngestError, RagError
+from rag.filters import Filters
 from rag.generate import CHARS_PER_TOKEN, build_prompt, cite, is_abstention
 from rag.index import DocRecord, Index
 from rag.llm import Generator, load_generator
@@ -26,6 +27,11 @@ from rag.models import Embedder, default_cache_dir, embedder_for
 from rag.retrieve import Retriever
 from rag.types import Answer, AnswerDone, Event, Failed, FileResult, Hit, IngestReport, RetrievalDone, Token
 from rag.vectors import chunk_vectors
+
+if TYPE_CHECKING:
+    from langchain_core.documents import Document as LcDocument
+
+    from rag.langchain import RagRetriever
 
 log = logging.getLogger(__name__)
 
@@ -234,8 +240,27 @@ class Rag:
 
     # ---- questions ------------------------------------------------------------------------------------------
 
-    def search(self, query: str, k: int | None = None, filters: dict | None = None) -> list[Hit]:
-        return self.retriever.search(query, k, filters).hits
+    def search(self, query: str, k: int = 10, filters: Filters | dict | None = None) -> list[Hit]:
+        """Ranked passages for ``query``; ``filters`` narrows by source glob, page range, topic or keyphrase."""
+        try:
+            return self.retriever.search(query, k, filters).hits
+        except ValueError as exc:
+            raise RagError(str(exc)) from None
+
+    def as_retriever(self, k: int = 10, filters: Filters | dict | None = None) -> RagRetriever:
+        """A LangChain ``BaseRetriever`` over this index (``invoke(query)`` returns ``Document``s with our metadata)."""
+        from rag.langchain import RagRetriever
+
+        as_dict = dict(filters.__dict__) if isinstance(filters, Filters) else filters
+        return RagRetriever(rag=self, k=k, filters=as_dict)
+
+    def as_langchain_documents(self) -> list[LcDocument]:
+        """Every indexed chunk as a LangChain ``Document`` (text plus our metadata), e.g. to feed another store."""
+        from langchain_core.documents import Document
+
+        from rag.langchain import chunk_metadata
+
+        return [Document(page_content=c.text, metadata=chunk_metadata(c), id=c.id) for c in self.index.iter_chunks()]
 
     def stream(self, question: str, history: list[dict[str, str]] | None = None) -> Iterator[Event]:
         """Retrieval first (an event with the passages), then answer tokens, then the finished ``Answer``."""
@@ -268,6 +293,10 @@ class Rag:
         citations = () if abstained else tuple(cite(text, prompt.passages))
         notes = {"dropped_passages": float(prompt.dropped)}
         yield AnswerDone(Answer(text, citations, tuple(prompt.passages), abstained, {**timings, **notes}, question))
+
+    def complete(self, prompt: str, max_tokens: int = 256) -> str:
+        """Plain completion with the configured local model (no retrieval), e.g. as the LLM step of a chain."""
+        return self.generator.complete([{"role": "user", "content": prompt}], max_tokens, self.config.generate.temperature)
 
     def ask(self, question: str, history: list[dict[str, str]] | None = None) -> Answer:
         for event in self.stream(question, history):

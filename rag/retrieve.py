@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from rag.config import Bm25Config, RetrievalConfig
+from rag.filters import Filters
 from rag.fusion import FUSIONS, convex, rrf
 from rag.index import Index
 from rag.models import Embedder
@@ -45,24 +46,32 @@ class Retriever:
         self.config = config
         self.boosts = {"text": 1.0, "context": bm25.boost_context, "keyphrases": bm25.boost_keyphrases, "acronyms": bm25.boost_acronyms}
         self.acronyms: dict[str, str] = {}
+        self._allowed_key: tuple | None = None
+        self._allowed: set[str] = set()
 
-    def search(self, query: str, k: int | None = None, where: dict | None = None) -> Retrieval:
+    def allowed_ids(self, filters: Filters) -> set[str]:
+        key = (self.index.generation, filters.key())
+        if self._allowed_key != key:
+            self._allowed = {c.id for c in self.index.iter_chunks() if filters.matches(c)}
+            self._allowed_key = key
+        return self._allowed
+
+    def search(self, query: str, k: int | None = None, filters: Filters | dict | None = None) -> Retrieval:
         k = k or self.config.k
         depth = max(self.config.candidates, k)
         timings: dict[str, float] = {}
+        filters = Filters.of(filters)
+        allowed = self.allowed_ids(filters) if filters else None
         searched = expand_acronyms(query, self.acronyms) if self.config.expand_acronyms else query
         sparse: list[tuple[str, float]] = []
         dense: list[tuple[str, float]] = []
         if self.config.mode in ("bm25", "hybrid"):
             t = time.perf_counter()
-            sparse = self.index.bm25().search(searched, depth, self.boosts)
-            if where:
-                allowed = {c.id for c in self.index.iter_chunks(where)}
-                sparse = [s for s in sparse if s[0] in allowed]
+            sparse = self.index.bm25().search(searched, depth, self.boosts, allowed)
             timings["bm25"] = time.perf_counter() - t
         if self.config.mode in ("dense", "hybrid"):
             t = time.perf_counter()
-            dense = self.index.dense_search(self.embedder.encode_query(searched), depth, where)
+            dense = self.index.dense_search(self.embedder.encode_query(searched), depth, allowed)
             timings["dense"] = time.perf_counter() - t
         if self.config.mode == "bm25":
             fused, stage = sparse, "bm25"
