@@ -13,16 +13,14 @@ from dataclasses import replace
 from rag.types import Chunk
 
 
+_LONG_FORM = re.compile(r"^\w[\w\s\-,/'&.]*$")
+
+
 def _is_short_form(s: str) -> bool:
+    """Short forms have 2-10 characters and at least two capitals ("RTU", "PoC", "LLMs"), so a capitalised
+    word such as "Anthropic" or "Python" before a parenthesis is not taken for one."""
     s = s.strip()
-    return (
-        2 <= len(s) <= 10
-        and len(s.split()) <= 2
-        and s[0].isalnum()
-        and any(ch.isalpha() for ch in s)
-        and any(ch.isupper() for ch in s)
-        and not s.isdigit()
-    )
+    return 2 <= len(s) <= 10 and len(s.split()) <= 2 and s[0].isalnum() and sum(ch.isupper() for ch in s) >= 2
 
 
 def _best_long_form(short: str, long: str) -> str | None:
@@ -43,7 +41,7 @@ def _best_long_form(short: str, long: str) -> str | None:
 
 
 def _valid(short: str, long: str | None) -> bool:
-    if not long or len(long) <= len(short) or short.lower() in long.lower().split():
+    if not long or len(long) <= len(short) or short.lower() in long.lower().split() or not _LONG_FORM.match(long):
         return False
     words = long.split()
     return len(words) <= min(len(short) + 5, len(short) * 2) and len(words) >= 1 and long[0].isalnum()

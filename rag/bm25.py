@@ -53,10 +53,21 @@ class Bm25Index:
                 total += weight * model.get_scores_from_ids(ids)
         return total
 
-    def search(self, query: str, k: int, boosts: dict[str, float], allowed: set[str] | None = None) -> list[tuple[str, float]]:
+    def search(
+        self,
+        query: str,
+        k: int,
+        boosts: dict[str, float],
+        allowed: set[str] | None = None,
+        extra: str = "",
+        extra_weight: float = 0.0,
+    ) -> list[tuple[str, float]]:
+        """Top ``k`` chunks; ``extra`` (e.g. acronym expansions) is scored as a second query worth ``extra_weight``."""
         if not self.ids:
             return []
         scores = self.scores(query, boosts)
+        if extra and extra_weight:
+            scores = scores + extra_weight * self.scores(extra, boosts)
         if allowed is not None:
             scores = np.where(np.fromiter((i in allowed for i in self.ids), dtype=bool, count=len(self.ids)), scores, 0.0)
         k = min(k, len(scores))

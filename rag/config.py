@@ -43,11 +43,13 @@ class ChunkConfig:
 
 @dataclass(frozen=True)
 class ContextConfig:
-    mode: str = "prefix"  # none | prefix | residual
+    # defaults chosen by the ablation in docs/benchmarks.md: the title/heading path and acronym expansions help,
+    # a document summary and neighbouring text (same for many chunks) blur the vectors and are off by default
+    mode: str = "residual"  # none | prefix | residual
     alpha: float = 0.5  # residual weight of the chunk-only embedding
     max_tokens: int = 64  # budget for the context string in the embedded text
-    neighbour_chars: int = 200
-    summary_sentences: int = 2
+    neighbour_chars: int = 0
+    summary_sentences: int = 0
     llm: bool = False
 
 
@@ -61,12 +63,13 @@ class MetadataConfig:
 @dataclass(frozen=True)
 class RetrievalConfig:
     mode: str = "hybrid"  # bm25 | dense | hybrid
-    fusion: str = "rrf"  # rrf | convex
+    fusion: str = "convex"  # convex (min-max normalised scores) | rrf; measured in docs/benchmarks.md
     rrf_k: int = 60
     dense_weight: float = 0.5  # weight of the dense side in both fusions
     candidates: int = 50  # per retriever, before fusion
     k: int = 10
     expand_acronyms: bool = True
+    expand_weight: float = 0.3  # weight of the acronym-expansion keyword query against the question's own
 
 
 @dataclass(frozen=True)

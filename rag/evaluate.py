@@ -125,12 +125,28 @@ def _title_of(content: str, doc: dict) -> str:
     return first if len(first) <= 100 else str(doc["doc_id"])
 
 
-def _relevant(hit: Hit, query: Query, kind: str) -> bool:
-    if kind == "pages":
-        c = hit.chunk
-        return any(f"{c.source}#{p}" in query.gold or f"{Path(c.source).name}#{p}" in query.gold
-                   for p in range(c.page_start, c.page_end + 1))
-    return hit.chunk.id in query.gold
+def _gold_key(hit: Hit, query: Query, kind: str) -> str | None:
+    """The gold item a hit matches: its chunk id, or for page questions the "file#page" it lies on."""
+    c = hit.chunk
+    if kind != "pages":
+        return c.id if c.id in query.gold else None
+    for p in range(c.page_start, c.page_end + 1):
+        for key in (f"{c.source}#{p}", f"{Path(c.source).name}#{p}"):
+            if key in query.gold:
+                return key
+    return None
+
+
+def relevance_flags(hits: list[Hit], query: Query, kind: str) -> list[bool]:
+    """Which ranks hold a gold item not already found higher up (a page counts once, however many chunks it has)."""
+    seen: set[str] = set()
+    flags = []
+    for hit in hits:
+        key = _gold_key(hit, query, kind)
+        flags.append(key is not None and key not in seen)
+        if key is not None:
+            seen.add(key)
+    return flags
 
 
 def score_ranking(flags: list[bool], n_gold: int) -> dict[str, float]:
@@ -175,7 +191,7 @@ def run_queries(rag, dataset: Dataset, k: int = 20) -> Report:  # noqa: ANN001 -
         latencies.append(time.perf_counter() - t)
         if "rerank" in result.timings:
             rerank_latencies.append(result.timings["rerank"])
-        flags = [_relevant(h, q, dataset.kind) for h in result.hits]
+        flags = relevance_flags(result.hits, q, dataset.kind)
         n_gold = len(q.gold)
         m = score_ranking(flags, n_gold)
         for name, value in m.items():

@@ -38,6 +38,26 @@ class Prompt:
     dropped: int  # passages left out to fit the prompt budget
 
 
+REWRITE = (
+    "Rewrite the user's last question so that it can be understood without the conversation: resolve words "
+    "like 'it', 'that one' or 'the second' from the conversation. Reply with the rewritten question only."
+)
+
+
+def rewrite_messages(history: list[dict[str, str]], question: str, max_turns: int = 6) -> list[dict[str, str]]:
+    """Messages asking the LLM for a standalone version of a follow-up question."""
+    turns = [m for m in history if m.get("role") in ("user", "assistant") and m.get("content")][-max_turns:]
+    transcript = "\n".join(f"{m['role']}: {' '.join(str(m['content']).split())[:600]}" for m in turns)
+    user = f"Conversation:\n{transcript}\n\nLast question: {question}\n\nRewritten question:"
+    return [{"role": "system", "content": REWRITE}, {"role": "user", "content": user}]
+
+
+def clean_rewrite(text: str, fallback: str) -> str:
+    line = next((ln.strip() for ln in text.strip().splitlines() if ln.strip()), "")
+    line = re.sub(r"^(rewritten question|question)\s*:\s*", "", line, flags=re.I).strip().strip('"')
+    return line if 3 <= len(line) <= 400 else fallback
+
+
 def estimate_tokens(text: str) -> int:
     return int(len(text) / CHARS_PER_TOKEN) + 1
 

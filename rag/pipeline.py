@@ -20,7 +20,7 @@ from rag import topics
 from rag.config import Config, load_config
 from rag.errors import IngestError, RagError
 from rag.filters import Filters
-from rag.generate import CHARS_PER_TOKEN, build_prompt, cite, is_abstention
+from rag.generate import CHARS_PER_TOKEN, build_prompt, cite, clean_rewrite, is_abstention, rewrite_messages
 from rag.index import DocRecord, Index
 from rag.llm import Generator, load_generator
 from rag.models import Embedder, default_cache_dir, embedder_for
@@ -31,6 +31,7 @@ from rag.vectors import chunk_vectors
 if TYPE_CHECKING:
     from langchain_core.documents import Document as LcDocument
 
+    from rag.evaluate import Report
     from rag.langchain import RagRetriever
 
 log = logging.getLogger(__name__)
@@ -48,13 +49,19 @@ class _Pending:
 class Rag:
     """A local RAG over one index folder. Thread safe for concurrent ``search`` and ``ask``."""
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, index: Index | None = None):
         self.config = config
-        self.index = Index(config.index.path, config.index.chroma_url, config.index.chroma_token, config.bm25.k1, config.bm25.b)
+        self._owns_index = index is None
+        self.index = index or Index(config.index.path, config.index.chroma_url, config.index.chroma_token, config.bm25.k1, config.bm25.b)
         self._check_signature()
         self.retriever = Retriever(self.index, self.embedder, config.retrieval, config.bm25)
         self._refresh_acronyms()
         self._generator: Generator | None = None
+
+    def with_options(self, overrides: dict[str, object]) -> Rag:
+        """A view of the same index with query-time settings changed (retrieval, bm25 boosts, rerank,
+        generate), e.g. per UI session. Ingestion settings take effect only when documents are re-ingested."""
+        return Rag(self.config.override(overrides), index=self.index)
 
     @classmethod
     def open(cls, path: str | Path | None = None, config: Config | str | Path | None = None) -> Rag:
@@ -72,7 +79,8 @@ class Rag:
         self.close()
 
     def close(self) -> None:
-        self.index.close()
+        if self._owns_index:
+            self.index.close()
 
     @property
     def embedder(self) -> Embedder:
@@ -129,6 +137,8 @@ class Rag:
     def ingest(self, paths: str | Path | Iterable[str | Path], *, progress: bool = True) -> IngestReport:
         """Sync folders or files into the index: new and changed files are (re)indexed, deleted ones removed."""
         roots = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+        known_roots = {str(r) for r in self.roots()} | {str(r.resolve()) for r in roots if r.is_dir()}
+        self.index.set_state("roots", json.dumps(sorted(known_roots)))
         self.index.repair()  # documents a crashed run left half-written are dropped and come back below as new
         results: list[FileResult] = []
         known = [Known(d.source, d.path, d.sha256 or "", d.size or 0, d.mtime or 0.0, d.status == "ok") for d in self.index.documents()]
@@ -227,6 +237,10 @@ class Rag:
         self._refresh_acronyms(propagate=True)
         self._refresh_topics()
 
+    def roots(self) -> list[Path]:
+        """Folders ingested into this index that still exist (what a re-sync walks)."""
+        return [Path(p) for p in json.loads(self.index.state("roots", "[]")) if Path(p).is_dir()]
+
     def documents(self) -> list[DocRecord]:
         return self.index.documents()
 
@@ -266,12 +280,16 @@ class Rag:
         """Retrieval first (an event with the passages), then answer tokens, then the finished ``Answer``."""
         g = self.config.generate
         t0 = time.perf_counter()
+        timings: dict[str, float] = {}
         try:
+            if history:
+                question = self.standalone_question(question, history)
+                timings["rewrite"] = time.perf_counter() - t0
             hits = self.retriever.search(question, max(g.passages, 1)).hits[: g.passages]
         except RagError as exc:
             yield Failed(str(exc))
             return
-        timings = {"retrieve": time.perf_counter() - t0}
+        timings["retrieve"] = time.perf_counter() - t0
         yield RetrievalDone(tuple(hits))
         if not hits:
             yield AnswerDone(Answer(g.abstain_text, (), (), True, timings, question))
@@ -294,9 +312,25 @@ class Rag:
         notes = {"dropped_passages": float(prompt.dropped)}
         yield AnswerDone(Answer(text, citations, tuple(prompt.passages), abstained, {**timings, **notes}, question))
 
+    def evaluate(self, dataset: str | Path) -> Report:
+        """Score retrieval on this index with a page-level question file (see ``rag.evaluate``)."""
+        from rag.evaluate import load_dataset, run_queries
+
+        data = load_dataset(dataset)
+        if data.kind != "pages":
+            raise RagError(f"{dataset}: only page-level question files are scored on an existing index; use 'rag eval' for {data.kind} sets")
+        return run_queries(self, data)
+
     def complete(self, prompt: str, max_tokens: int = 256) -> str:
         """Plain completion with the configured local model (no retrieval), e.g. as the LLM step of a chain."""
         return self.generator.complete([{"role": "user", "content": prompt}], max_tokens, self.config.generate.temperature)
+
+    def standalone_question(self, question: str, history: list[dict[str, str]]) -> str:
+        """Rewrite a follow-up ("and the second one?") into a question that stands alone, using the chat history."""
+        if not any(m.get("role") == "user" for m in history):
+            return question
+        text = self.generator.complete(rewrite_messages(history, question), max_tokens=64, temperature=0.0)
+        return clean_rewrite(text, question)
 
     def ask(self, question: str, history: list[dict[str, str]] | None = None) -> Answer:
         for event in self.stream(question, history):

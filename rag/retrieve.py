@@ -19,19 +19,26 @@ MODES = ("bm25", "dense", "hybrid")
 @dataclass
 class Retrieval:
     hits: list[Hit]
-    query: str  # as searched, after acronym expansion
+    query: str
+    expansions: list[str] = field(default_factory=list)  # acronym expansions added to the keyword query
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def expand_acronyms(query: str, acronyms: dict[str, str]) -> str:
-    """Append the known expansion of every acronym in the query, and the acronym of every expansion."""
+def acronym_expansions(query: str, acronyms: dict[str, str]) -> list[str]:
+    """The expansion of every known acronym in the query, and the acronym of every expansion it spells out."""
     additions = []
     lowered = query.lower()
     for short, long in acronyms.items():
-        if re.search(rf"\b{re.escape(short)}\b", query) and long.lower() not in lowered:
+        has_short = re.search(rf"(?<!\w){re.escape(short)}(?!\w)", query)
+        if has_short and long.lower() not in lowered:
             additions.append(long)
-        elif long.lower() in lowered and not re.search(rf"\b{re.escape(short)}\b", query):
+        elif not has_short and long.lower() in lowered:
             additions.append(short)
+    return additions
+
+
+def expand_acronyms(query: str, acronyms: dict[str, str]) -> str:
+    additions = acronym_expansions(query, acronyms)
     return f"{query} ({'; '.join(additions)})" if additions else query
 
 
@@ -62,16 +69,17 @@ class Retriever:
         timings: dict[str, float] = {}
         filters = Filters.of(filters)
         allowed = self.allowed_ids(filters) if filters else None
-        searched = expand_acronyms(query, self.acronyms) if self.config.expand_acronyms else query
+        # expansions are a second, down-weighted keyword query: appended to the query they drown short questions
+        expansions = acronym_expansions(query, self.acronyms) if self.config.expand_acronyms else []
         sparse: list[tuple[str, float]] = []
         dense: list[tuple[str, float]] = []
         if self.config.mode in ("bm25", "hybrid"):
             t = time.perf_counter()
-            sparse = self.index.bm25().search(searched, depth, self.boosts, allowed)
+            sparse = self.index.bm25().search(query, depth, self.boosts, allowed, " ; ".join(expansions), self.config.expand_weight)
             timings["bm25"] = time.perf_counter() - t
         if self.config.mode in ("dense", "hybrid"):
             t = time.perf_counter()
-            dense = self.index.dense_search(self.embedder.encode_query(searched), depth, allowed)
+            dense = self.index.dense_search(self.embedder.encode_query(query), depth, allowed)
             timings["dense"] = time.perf_counter() - t
         if self.config.mode == "bm25":
             fused, stage = sparse, "bm25"
@@ -91,4 +99,4 @@ class Retriever:
             scores = {name: s[doc] for name, s in per_stage.items() if doc in s}
             scores[stage] = score
             hits.append(Hit(chunks[doc], score, stage, scores))
-        return Retrieval(hits, searched, timings)
+        return Retrieval(hits, query, expansions, timings)

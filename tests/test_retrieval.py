@@ -41,6 +41,7 @@ def test_modes_return_deduplicated_hits_cut_to_k(sample_rag, mode: str) -> None:
 
 def test_acronym_expansion_in_query(sample_rag) -> None:  # noqa: ANN001
     assert sample_rag.retriever.acronyms.get("RTU") == "Remote Telemetry Unit"
-    from rag.retrieve import expand_acronyms
+    from rag.retrieve import acronym_expansions, expand_acronyms
 
     assert "Remote Telemetry Unit" in expand_acronyms("How often does the RTU report?", sample_rag.retriever.acronyms)
+    assert acronym_expansions("Who is the Station Duty Officer?", sample_rag.retriever.acronyms) == ["SDO"]

@@ -1,74 +1,62 @@
-"""The Gradio app: a thin layer over ``rag.Rag``. Handlers only iterate the facade's events and render."""
+"""The Gradio app: a thin layer over ``rag.Rag``. Handlers iterate the facade's events and render; no
+retrieval or generation logic lives here (``ui/render.py`` turns records into HTML and tables)."""
 
 from __future__ import annotations
 
-import html
 import logging
 import os
-from typing import Iterator
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Iterator
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
+from rag.config import write_toml  # noqa: E402
+from rag.errors import RagError  # noqa: E402
 from rag.pipeline import Rag  # noqa: E402
-from rag.types import Answer, AnswerDone, Failed, Hit, RetrievalDone, Token  # noqa: E402
+from rag.types import AnswerDone, Failed, RetrievalDone, Token  # noqa: E402
+from ui.render import CSS, documents_table, link_citations, metrics_table, misses_table, render_sources, report_table  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-CSS = """
-.source-card {border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 6px 0;}
-.source-card .where {font-weight: 600;}
-.source-card .score {color: var(--body-text-color-subdued); font-size: 0.85em;}
-.source-card mark {background: #fde68a; color: inherit;}
-.source-card .text {white-space: pre-wrap; font-size: 0.9em;}
-"""
+SETTINGS = {  # UI label -> config key; applied per browser session
+    "Retrieval mode": "retrieval.mode",
+    "Fusion": "retrieval.fusion",
+    "Reranker": "rerank.method",
+    "Passages for the answer (top-k)": "generate.passages",
+    "Context mode (applies on re-ingest)": "context.mode",
+    "LLM model": "generate.model",
+    "Prompt budget (tokens)": "generate.max_prompt_tokens",
+    "Answer length (tokens)": "generate.max_tokens",
+}
 
 
-def render_sources(hits: tuple[Hit, ...] | list[Hit], answer: Answer | None = None) -> str:
-    """Source cards; when an answer is done, cited passages come first with their quoted span highlighted."""
-    if not hits:
-        return "<p>No passages found.</p>"
-    quotes: dict[str, list[tuple[int, int]]] = {}
-    cited_numbers: dict[str, int] = {}
-    if answer is not None:
-        for c in answer.citations:
-            quotes.setdefault(c.chunk_id, []).append((c.char_start, c.char_end))
-            cited_numbers[c.chunk_id] = c.n
-    cards = []
-    for n, hit in enumerate(hits, 1):
-        c = hit.chunk
-        label = "cited" if c.id in cited_numbers else "retrieved"
-        body = _highlight(c.text, [(a - c.char_start, b - c.char_start) for a, b in quotes.get(c.id, [])])
-        cards.append(
-            f'<div class="source-card" data-chunk="{html.escape(c.id)}" id="source-{n}">'
-            f'<div class="where">[{n}] {html.escape(c.source)} &middot; page {c.page_start}</div>'
-            f'<div class="score">{label} &middot; score {hit.score:.4f}{" &middot; " + html.escape(c.section) if c.section else ""}</div>'
-            f'<div class="text">{body}</div></div>'
-        )
-    return "\n".join(cards)
-
-
-def _highlight(text: str, spans: list[tuple[int, int]]) -> str:
-    out, at = [], 0
-    for a, b in sorted((max(0, a), min(len(text), b)) for a, b in spans):
-        if a < at or a >= b:
-            continue
-        out += [html.escape(text[at:a]), "<mark>", html.escape(text[a:b]), "</mark>"]
-        at = b
-    out.append(html.escape(text[at:]))
-    return "".join(out)
+def safe_name(name: str) -> str:
+    """A file name with no path parts and no characters that could escape the upload folder."""
+    base = Path(name.replace("\\", "/")).name
+    base = re.sub(r"[^\w.\- ]+", "_", base).strip(" .") or "upload"
+    return base[:200]
 
 
 def build_app(rag: Rag) -> gr.Blocks:
-    def respond(message: str, history: list[dict]) -> Iterator[tuple[list[dict], str, str]]:
+    uploads = Path(rag.config.index.path) / "uploads"
+
+    def session_rag(overrides: dict[str, Any]) -> Rag:
+        return rag.with_options(overrides) if overrides else rag
+
+    def respond(message: str, history: list[dict], overrides: dict) -> Iterator[tuple[list[dict], Any, str]]:
         message = (message or "").strip()
         if not message:
             yield history, gr.skip(), ""
             return
+        prior = [{"role": m["role"], "content": _text(m["content"])} for m in history]
         history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
         sources = ""
-        for event in rag.stream(message):
+        yield history, gr.skip(), ""
+        for event in session_rag(overrides).stream(message, history=prior or None):
             if isinstance(event, RetrievalDone):
                 sources = render_sources(event.hits)
             elif isinstance(event, Token):
@@ -76,7 +64,7 @@ def build_app(rag: Rag) -> gr.Blocks:
             elif isinstance(event, Failed):
                 history[-1]["content"] = f"Error: {event.message}"
             elif isinstance(event, AnswerDone):
-                history[-1]["content"] = event.answer.text
+                history[-1]["content"] = link_citations(event.answer)
                 sources = render_sources(event.answer.passages, event.answer)
             yield history, sources, ""
 
@@ -85,19 +73,125 @@ def build_app(rag: Rag) -> gr.Blocks:
         cites = [{"n": c.n, "source": c.source, "page": c.page, "quote": c.quote} for c in answer.citations]
         return answer.text, cites
 
+    def ingest_paths(paths: list[Path], progress: gr.Progress) -> tuple[Any, Any, Any]:
+        progress(0, desc="Reading files")
+        report = rag.ingest(paths, progress=True)
+        return report_table(report), documents_table(rag.documents()), gr.update(choices=_sources())
+
+    def ingest_uploads(files: list[str] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, Any, Any]:
+        if not files:
+            raise gr.Error("Choose one or more files first.")
+        uploads.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            shutil.copyfile(f, uploads / safe_name(Path(f).name))
+        return ingest_paths([uploads], progress)  # the upload folder is synced like any other
+
+    def ingest_folder(folder: str, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, Any, Any]:
+        path = Path((folder or "").strip()).expanduser()
+        if not path.is_dir():
+            raise gr.Error(f"{folder!r} is not a folder on this machine.")
+        return ingest_paths([path], progress)
+
+    def resync(progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, Any, Any]:
+        if not rag.roots():
+            raise gr.Error("Nothing to re-sync yet: ingest a folder first.")
+        return ingest_paths(rag.roots(), progress)
+
+    def delete(source: str) -> tuple[Any, Any, str]:
+        if not source or not rag.delete(source):
+            raise gr.Error("Choose an indexed document to delete.")
+        return documents_table(rag.documents()), gr.update(choices=_sources(), value=None), f"Deleted {source}."
+
+    def _sources() -> list[str]:
+        return [d.source for d in rag.documents()]
+
+    def apply_settings(*values: Any) -> tuple[dict, str]:
+        overrides = {key: v for key, v in zip(SETTINGS.values(), values) if v not in (None, "")}
+        try:
+            rag.config.override(overrides)
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None
+        return overrides, "Settings applied to this session."
+
+    def save_default(overrides: dict) -> str:
+        path = Path(rag.config.index.path) / "rag.toml"
+        write_toml(rag.config.override(overrides), path)
+        return f"Saved to {path}. Start with `rag serve --config {path}` (or copy it to ./rag.toml) to use these defaults."
+
+    def evaluate(dataset: str, upload: str | None, compare_mode: str, overrides: dict) -> tuple[Any, Any]:
+        path = upload or (dataset or "").strip()
+        if not path or not Path(path).exists():
+            raise gr.Error(f"No question file at {path!r}.")
+        try:
+            current = session_rag(overrides).evaluate(path)
+            other = session_rag({**overrides, "retrieval.mode": compare_mode}).evaluate(path) if compare_mode else None
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None
+        return metrics_table(current, other, compare_mode), misses_table(current)
+
+    defaults = {key: _get(rag, key) for key in SETTINGS.values()}
     with gr.Blocks(title="situated-rag") as app:
+        overrides = gr.State({})
         gr.Markdown("## situated-rag\nAsk questions about your documents. Answers cite the passages they rest on.")
-        with gr.Row():
-            with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Chat", height=520, buttons=["copy"])
-                box = gr.Textbox(placeholder="Ask a question and press Enter", show_label=False, elem_id="question")
-                with gr.Row():
-                    clear = gr.Button("New chat", size="sm")
-            with gr.Column(scale=2):
-                gr.Markdown("### Sources")
-                sources = gr.HTML(elem_id="sources")
-        box.submit(respond, [box, chat], [chat, sources, box], api_name="chat")
-        clear.click(lambda: ([], "", ""), None, [chat, sources, box], api_name=False)
+        with gr.Tab("Chat"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(label="Chat", height=520, buttons=["copy", "copy_all"], elem_id="chat")
+                    box = gr.Textbox(placeholder="Ask a question and press Enter", show_label=False, elem_id="question")
+                    clear = gr.Button("New chat", size="sm", elem_id="new-chat")
+                with gr.Column(scale=2):
+                    gr.Markdown("### Sources")
+                    sources = gr.HTML(elem_id="sources")
+            box.submit(respond, [box, chat, overrides], [chat, sources, box], api_name="chat")
+            clear.click(lambda: ([], "", ""), None, [chat, sources, box], api_name=False)
+        with gr.Tab("Documents"):
+            with gr.Row():
+                with gr.Column():
+                    files = gr.File(label="Upload documents", file_count="multiple", type="filepath", elem_id="upload")
+                    upload_btn = gr.Button("Ingest uploaded files", variant="primary", elem_id="ingest-uploads")
+                with gr.Column():
+                    folder = gr.Textbox(label="Or a folder on this machine", placeholder="/path/to/documents")
+                    folder_btn = gr.Button("Sync folder")
+                    resync_btn = gr.Button("Re-sync all ingested folders")
+            status = gr.Dataframe(headers=["file", "status", "chunks", "reason"], label="Last ingestion", elem_id="ingest-status")
+            docs = gr.Dataframe(value=documents_table(rag.documents()), label="Indexed documents", elem_id="documents",
+                                headers=["document", "status", "chunks", "title", "acronyms", "error"])
+            with gr.Row():
+                victim = gr.Dropdown(choices=_sources(), label="Document", scale=3)
+                delete_btn = gr.Button("Delete document", variant="stop", scale=1)
+            deleted = gr.Markdown()
+            upload_btn.click(ingest_uploads, files, [status, docs, victim], api_name=False)
+            folder_btn.click(ingest_folder, folder, [status, docs, victim], api_name=False)
+            resync_btn.click(resync, None, [status, docs, victim], api_name=False)
+            delete_btn.click(delete, victim, [docs, victim, deleted], api_name=False)
+        with gr.Tab("Settings"):
+            inputs = [
+                gr.Radio(["hybrid", "bm25", "dense"], value=defaults["retrieval.mode"], label="Retrieval mode"),
+                gr.Radio(["rrf", "convex"], value=defaults["retrieval.fusion"], label="Fusion"),
+                gr.Dropdown(["none", "prf", "maxsim", "cross-encoder", "llm"], value=defaults["rerank.method"], label="Reranker"),
+                gr.Slider(1, 10, step=1, value=defaults["generate.passages"], label="Passages for the answer (top-k)", elem_id="top-k"),
+                gr.Radio(["none", "prefix", "residual"], value=defaults["context.mode"], label="Context mode (applies on re-ingest)"),
+                gr.Textbox(value=defaults["generate.model"], label="LLM model (packaged name or .gguf path)"),
+                gr.Slider(500, 6000, step=100, value=defaults["generate.max_prompt_tokens"], label="Prompt budget (tokens)"),
+                gr.Slider(32, 1024, step=32, value=defaults["generate.max_tokens"], label="Answer length (tokens)"),
+            ]
+            with gr.Row():
+                apply_btn = gr.Button("Apply to this session", variant="primary", elem_id="apply-settings")
+                save_btn = gr.Button("Save as default")
+            settings_note = gr.Markdown(elem_id="settings-note")
+            apply_btn.click(apply_settings, inputs, [overrides, settings_note], api_name=False)
+            save_btn.click(save_default, overrides, settings_note, api_name=False)
+        with gr.Tab("Evaluate"):
+            gr.Markdown("Score retrieval on the current index with a question file "
+                        "(`{id, question, answer, source, page}` per line, like `sample_docs/questions.jsonl`).")
+            with gr.Row():
+                dataset = gr.Textbox(value="sample_docs/questions.jsonl", label="Question file path", scale=3)
+                dataset_upload = gr.File(label="or upload one", type="filepath", file_types=[".jsonl"], scale=2)
+                compare = gr.Dropdown(["", "bm25", "dense", "hybrid"], value="", label="Compare with retrieval mode", scale=1)
+            eval_btn = gr.Button("Run evaluation", variant="primary", elem_id="run-eval")
+            metrics = gr.Dataframe(label="Metrics", elem_id="metrics")
+            misses = gr.Dataframe(label="Questions whose page was not in the top 5", elem_id="misses")
+            eval_btn.click(evaluate, [dataset, dataset_upload, compare, overrides], [metrics, misses], api_name=False)
         # a plain request/response endpoint for scripts (gradio_client): answer text and citations
         api_q = gr.Textbox(visible=False)
         api_a, api_c = gr.Textbox(visible=False), gr.JSON(visible=False)
@@ -105,11 +199,36 @@ def build_app(rag: Rag) -> gr.Blocks:
     return app
 
 
-def serve(rag: Rag, block: bool = True) -> tuple[gr.Blocks, str]:
+def _get(rag: Rag, dotted: str) -> Any:
+    section, key = dotted.split(".")
+    return getattr(getattr(rag.config, section), key)
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # Gradio 6 may hand back structured message content
+        return " ".join(_text(c.get("text", "") if isinstance(c, dict) else c) for c in content)
+    return str(content or "")
+
+
+def check_exposure(host: str, username: str, password: str, no_auth: bool) -> tuple[str, str] | None:
+    """Auth to use. Off loopback the app needs a username and password unless ``no_auth`` is explicit."""
+    if username and password:
+        return (username, password)
+    if host not in ("127.0.0.1", "localhost", "::1") and not no_auth:
+        raise RagError(
+            f"serving on {host} exposes your documents to the network: set ui.username and ui.password "
+            "(RAG_UI_USERNAME / RAG_UI_PASSWORD), or pass --no-auth explicitly"
+        )
+    return None
+
+
+def serve(rag: Rag, block: bool = True, no_auth: bool = False) -> tuple[gr.Blocks, str]:
     ui = rag.config.ui
-    auth = (ui.username, ui.password) if ui.username and ui.password else None
+    auth = check_exposure(ui.host, ui.username, ui.password, no_auth)
     app = build_app(rag)
-    app.queue(default_concurrency_limit=1)  # one generation at a time on a 2-core machine
+    app.queue(default_concurrency_limit=1)  # one generation at a time on a 2-core machine; others wait in line
     print(f"situated-rag: serving on http://{ui.host}:{ui.port} (index {rag.config.index.path})", flush=True)
     _, url, _ = app.launch(server_name=ui.host, server_port=ui.port, auth=auth, prevent_thread_lock=not block,
                            quiet=True, css=CSS, footer_links=["api"])

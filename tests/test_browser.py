@@ -1,0 +1,111 @@
+"""The real app in headless Chromium (Debian's, driven by Playwright): upload, ask, settings, evaluate.
+
+Screenshots of each step go to $RAG_SCREENSHOTS (the README's come from `RAG_SCREENSHOTS=docs/screenshots`),
+else to a temp folder.
+"""
+
+import os
+import shutil
+import socket
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(sample_rag):  # noqa: ANN001
+    from rag.pipeline import Rag
+    from ui.app import serve
+
+    rag = Rag(replace(sample_rag.config, ui=replace(sample_rag.config.ui, port=_free_port())), index=sample_rag.index)
+    app, url = serve(rag, block=False)
+    yield url
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url: str):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run", "--disable-sync"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 950})
+        page.set_default_timeout(240_000)
+        expect.set_options(timeout=240_000)
+        page.goto(app_url)
+        yield page
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = Path(os.environ.get("RAG_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_1_upload_shows_status(page, shots: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    doc = tmp_path / "galley-rules.md"
+    doc.write_text("# Galley rules\n\nThe galley closes at 21:00. The Galley Hygiene Lead (GHL) inspects the fridges on Fridays.\n")
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#upload input[type=file]").set_input_files(str(doc))
+    page.locator("#ingest-uploads").click()
+    expect(page.locator("#ingest-status")).to_contain_text("galley-rules.md")
+    expect(page.locator("#ingest-status")).to_contain_text("added")
+    expect(page.locator("#documents")).to_contain_text("uploads/galley-rules.md")
+    page.screenshot(path=str(shots / "1-documents.png"))
+
+
+def test_2_ask_streams_answer_and_source_card(page, shots: Path) -> None:  # noqa: ANN001
+    page.get_by_role("tab", name="Chat").click()
+    page.locator("#question textarea").fill("What is the maximum significant wave height at which someone may board a buoy?")
+    page.locator("#question textarea").press("Enter")
+    card = page.locator("#sources .source-card").first
+    card.wait_for()  # sources arrive when retrieval is done, before the answer finishes
+    page.locator("#sources .source-card.cited").first.wait_for()  # the answer is done and cites
+    answer = page.locator("#chat .message.bot, #chat [data-testid='bot']").last.inner_text()
+    assert "0.8" in answer
+    cited = page.locator("#sources .source-card.cited").first.inner_text()
+    assert "buoy-equipment-specification.pdf" in cited and "page 4" in cited
+    page.screenshot(path=str(shots / "2-chat.png"))
+
+
+def test_3_settings_change_top_k(page, shots: Path) -> None:  # noqa: ANN001
+    page.get_by_role("tab", name="Settings").click()
+    number = page.locator("#top-k input[type=number]")
+    number.fill("3")
+    number.press("Enter")
+    page.locator("#apply-settings").click()
+    expect(page.locator("#settings-note")).to_contain_text("Settings applied")
+    page.screenshot(path=str(shots / "3-settings.png"))
+    page.get_by_role("tab", name="Chat").click()
+    page.locator("#new-chat").click()
+    page.locator("#question textarea").fill("What is the default value of uplink_window_min?")
+    page.locator("#question textarea").press("Enter")
+    page.locator("#sources .source-card.cited").first.wait_for()
+    assert page.locator("#sources .source-card").count() == 3
+
+
+def test_4_evaluate_tab(page, shots: Path, sample_rag) -> None:  # noqa: ANN001
+    questions = Path(sample_rag.documents()[0].path).parent / "questions.jsonl"
+    page.get_by_role("tab", name="Evaluate").click()
+    page.get_by_label("Question file path").fill(str(questions))
+    page.locator("#run-eval").click()
+    expect(page.locator("#metrics")).to_contain_text("ndcg@10")
+    expect(page.locator("#metrics")).to_contain_text("n_queries")
+    page.screenshot(path=str(shots / "4-evaluate.png"), full_page=True)

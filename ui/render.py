@@ -1,0 +1,98 @@
+"""Records to HTML and tables for the app. Pure functions: no state, no retrieval."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from rag.types import Answer, Hit, IngestReport
+
+CSS = """
+.source-card {border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 6px 0;}
+.source-card .where {font-weight: 600;}
+.source-card .score {color: var(--body-text-color-subdued); font-size: 0.85em;}
+.source-card mark {background: #fde68a; color: #111;}
+.source-card .text {white-space: pre-wrap; font-size: 0.9em; max-height: 260px; overflow-y: auto;}
+.source-card details {font-size: 0.85em; margin-top: 4px;}
+"""
+
+_MARKER = re.compile(r"\[(\d{1,2})\]")
+
+
+def render_sources(hits: tuple[Hit, ...] | list[Hit], answer: Answer | None = None) -> str:
+    """Source cards; once an answer is done, cited passages are marked and their quoted spans highlighted."""
+    if not hits:
+        return "<p>No passages found.</p>"
+    spans: dict[str, list[tuple[int, int]]] = {}
+    if answer is not None:
+        for c in answer.citations:
+            spans.setdefault(c.chunk_id, []).append((c.char_start, c.char_end))
+    cards = []
+    for n, hit in enumerate(hits, 1):
+        c = hit.chunk
+        label = "cited" if c.id in spans else "retrieved"
+        body = highlight(c.text, [(a - c.char_start, b - c.char_start) for a, b in spans.get(c.id, [])])
+        extra = "".join(
+            f"<div><b>{name}:</b> {html.escape(value)}</div>"
+            for name, value in (("Context", c.context), ("Keyphrases", ", ".join(c.keyphrases)),
+                                ("Acronyms", ", ".join(a.replace("=", " = ") for a in c.acronyms)), ("Topics", ", ".join(c.topics)))
+            if value
+        )
+        section = f" &middot; {html.escape(c.section)}" if c.section else ""
+        cards.append(
+            f'<div class="source-card {label}" data-chunk="{html.escape(c.id)}" id="source-{n}">'
+            f'<div class="where">[{n}] {html.escape(c.source)} &middot; page {c.page_start}</div>'
+            f'<div class="score">{label} &middot; score {hit.score:.4f}{section}</div>'
+            f'<div class="text">{body}</div>'
+            + (f"<details><summary>Situated context and metadata</summary>{extra}</details>" if extra else "")
+            + "</div>"
+        )
+    return "\n".join(cards)
+
+
+def highlight(text: str, spans: list[tuple[int, int]]) -> str:
+    out, at = [], 0
+    for a, b in sorted((max(0, a), min(len(text), b)) for a, b in spans):
+        if a < at or a >= b:
+            continue
+        out += [html.escape(text[at:a]), "<mark>", html.escape(text[a:b]), "</mark>"]
+        at = b
+    out.append(html.escape(text[at:]))
+    return "".join(out)
+
+
+def link_citations(answer: Answer) -> str:
+    """The answer with each ``[n]`` marker made a link to its source card, plus a line of sources."""
+    text = _MARKER.sub(lambda m: f"[[{m.group(1)}]](#source-{m.group(1)})", answer.text)
+    if answer.citations:
+        cited = "; ".join(f"[{c.n}] {c.source} p.{c.page}" for c in answer.citations)
+        text += f"\n\n*Sources: {cited}*"
+    return text
+
+
+def report_table(report: IngestReport) -> list[list[Any]]:
+    return [[f.path, f.status, f.chunks, f.reason] for f in report.files]
+
+
+def documents_table(docs: list[Any]) -> list[list[Any]]:
+    rows = []
+    for d in docs:
+        acronyms = d.meta.get("acronyms", {}) if isinstance(d.meta, dict) else {}
+        rows.append([d.source, d.status, d.chunks, d.title or "", len(acronyms), d.error or ""])
+    return rows or [["(no documents yet)", "", 0, "", 0, ""]]
+
+
+METRICS = ("ndcg@10", "mrr@10", "recall@1", "recall@5", "recall@10", "hit@10", "latency_p50_ms", "n_queries")
+
+
+def metrics_table(current: Any, other: Any | None = None, other_name: str = "") -> dict[str, Any]:
+    headers = ["metric", "current settings"] + ([f"retrieval.mode={other_name}"] if other is not None else [])
+    rows = [[m, current.metrics.get(m)] + ([other.metrics.get(m)] if other is not None else []) for m in METRICS]
+    return {"headers": headers, "data": rows}
+
+
+def misses_table(report: Any) -> dict[str, Any]:
+    rows = [[q["id"], q["question"], q["first_relevant"] or "not in top 20", ", ".join(q["top"])]
+            for q in report.per_query if not q["first_relevant"] or q["first_relevant"] > 5]
+    return {"headers": ["id", "question", "rank of gold page", "top results"], "data": rows or [["", "(none)", "", ""]]}
