@@ -56,12 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 7860)")
     p.add_argument("--ingest", metavar="DIR", action="append", default=[], help="sync this folder before serving")
+    p.add_argument("--no-auth", action="store_true", help="allow serving beyond 127.0.0.1 without a password (not advised)")
     _common(p)
 
     p = sub.add_parser("eval", help="score retrieval on a BEIR folder, a chunked-documents folder or a questions.jsonl")
     p.add_argument("dataset")
     p.add_argument("--json", metavar="OUT", help="write the metrics as one JSON object to OUT")
     p.add_argument("--per-query", metavar="OUT", help="write per-question results (JSON lines) to OUT")
+    p.add_argument("--answers", action="store_true", help="score answers end to end (runs the LLM on every question)")
+    p.add_argument("--limit", type=int, default=0, help="only the first N questions")
+    p.add_argument("--unanswerable-every", type=int, default=0, metavar="N",
+                   help="with --answers on chunked/BEIR sets: leave the gold documents of every N-th question out of the index")
     _common(p)
     return parser
 
@@ -233,18 +238,24 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from rag.pipeline import Rag
     from ui.app import serve
 
+    from ui.app import check_exposure
+
+    check_exposure(config.ui.host, config.ui.username, config.ui.password, args.no_auth)  # fail before loading anything
     rag = Rag.open(config=config)
     if args.ingest:
         report = rag.ingest(args.ingest)
         print(report.summary())
-    serve(rag)
+    serve(rag, no_auth=args.no_auth)
     return 0
 
 
 def cmd_eval(args: argparse.Namespace, config: Config) -> int:
-    from rag.evaluate import evaluate
+    from rag.evaluate import evaluate, evaluate_answers
 
-    report = evaluate(args.dataset, config, progress=True, index_path=args.index)
+    if args.answers:
+        report = evaluate_answers(args.dataset, config, args.limit, args.unanswerable_every, index_path=args.index)
+    else:
+        report = evaluate(args.dataset, config, progress=True, index_path=args.index, limit=args.limit)
     for name, value in report.metrics.items():
         print(f"{name:>16}: {value}")
     if args.json:

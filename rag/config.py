@@ -83,19 +83,29 @@ class Bm25Config:
 
 @dataclass(frozen=True)
 class RerankConfig:
-    method: str = "none"
-    model: str = ""  # cross-encoder path or id
+    method: str = "none"  # none | prf | maxsim | cross-encoder | llm (see rag/rerank.py)
+    candidates: int = 50  # fused candidates handed to the reranker
+    mix: float = 0.5  # weight of the reranker's score against the first stage's (both min-max normalised)
+    feedback: int = 3  # prf: top candidates that enrich the query
+    weight: float = 0.3  # prf: weight of their centroid
+    lexical: float = 0.3  # maxsim: weight of term overlap beside sentence cosine
+    window: int = 10  # llm: candidates the model reads
+    model: str = ""  # cross-encoder: local folder or Hub id
 
 
 @dataclass(frozen=True)
 class GenerateConfig:
-    backend: str = "llamacpp"  # llamacpp | none
-    model: str = "qwen2.5-coder-1.5b"  # a packaged name or a path to a .gguf file
+    backend: str = "llamacpp"  # llamacpp | openai (Ollama, llama-server, vLLM) | transformers
+    model: str = "qwen2.5-coder-1.5b"  # llamacpp: packaged name or .gguf path; openai: model name; transformers: path or id
+    base_url: str = ""  # openai backend, e.g. http://127.0.0.1:11434/v1
+    api_key: str = ""
     n_ctx: int = 4096
     max_tokens: int = 384
     temperature: float = 0.0
     passages: int = 5
-    max_prompt_tokens: int = 2500
+    max_prompt_tokens: int = 2500  # hard budget: lower-ranked passages are dropped (and counted), never cut
+    compress: bool = True  # keep only the passage sentences that bear on the question
+    evidence_tokens: int = 600  # budget for the kept sentences when compressing
     threads: int = 0
     abstain_text: str = "I could not find this in the documents."
 

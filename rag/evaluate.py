@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from ingest.chunking import doc_id_for, sha
 from ingest.enrich import Prepared, enrich
+from rag.analyzer import tokenize
 from rag.config import Config
 from rag.errors import RagError
 from rag.types import Chunk, Hit
@@ -210,12 +213,15 @@ def run_queries(rag, dataset: Dataset, k: int = 20) -> Report:  # noqa: ANN001 -
     return Report(metrics, per_query, rag.config.flat())
 
 
-def evaluate(dataset_path: str | Path, config: Config, progress: bool = True, index_path: str | Path | None = None) -> Report:
+def evaluate(dataset_path: str | Path, config: Config, progress: bool = True, index_path: str | Path | None = None,
+             limit: int = 0) -> Report:
     """Score retrieval. BEIR and chunked sets are indexed into a fresh temporary index; page questions use the
     index of ``config`` (or ``index_path``) as it is."""
     from rag.pipeline import Rag
 
     dataset = load_dataset(dataset_path)
+    if limit:
+        dataset.queries = dataset.queries[:limit]
     if dataset.kind == "pages":
         with Rag.open(index_path, config) as rag:
             if rag.index.count() == 0:
@@ -228,5 +234,109 @@ def evaluate(dataset_path: str | Path, config: Config, progress: bool = True, in
             ingest_s = time.perf_counter() - t
             report = run_queries(rag, dataset)
             report.metrics["ingest_s"] = round(ingest_s, 1)
+            report.config["index.path"] = "(temporary)"
+            return report
+
+
+# ---- answers ------------------------------------------------------------------------------------------------
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def _answer_tokens(text: str) -> list[str]:
+    text = _ARTICLES.sub(" ", text.lower())
+    return re.findall(r"[a-z0-9]+(?:[.:][0-9]+)?", text)
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    """SQuAD-style token F1 between an answer and the gold answer."""
+    pred, ref = _answer_tokens(prediction), _answer_tokens(gold)
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if not pred or not ref or not common:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def containment(prediction: str, gold: str) -> float:
+    """Share of the gold answer's content terms (stemmed, no stop words) that the answer contains."""
+    ref = set(tokenize(gold))
+    return len(ref & set(tokenize(prediction))) / len(ref) if ref else 0.0
+
+
+def _cited_gold(answer: Any, query: Query, kind: str) -> list[bool]:
+    if kind == "pages":
+        return [any(f"{name}#{c.page}" in query.gold for name in (c.source, Path(c.source).name)) for c in answer.citations]
+    return [c.chunk_id in query.gold for c in answer.citations]
+
+
+def answer_queries(rag, dataset: Dataset, limit: int = 0, held_out: frozenset[str] = frozenset(), progress: bool = True) -> Report:  # noqa: ANN001
+    """Ask every question and score the answers; ``held_out`` gold ids were kept out of the index on purpose."""
+    from tqdm import tqdm
+
+    rows, ttft, total, prompt_tokens = [], [], [], []
+    queries = dataset.queries[:limit] if limit else dataset.queries
+    for q in tqdm(queries, desc="answers", unit="q", disable=not progress):
+        answerable = q.answerable and bool(q.gold - held_out)
+        answer = rag.ask(q.text)
+        t = answer.timings
+        ttft.append(t.get("first_token", t.get("total", 0.0)))
+        total.append(t.get("total", 0.0))
+        prompt_tokens.append(t.get("prompt_tokens", 0.0))
+        cited = _cited_gold(answer, q, dataset.kind)
+        rows.append({
+            "id": q.id, "question": q.text, "answer": answer.text, "gold": q.answer, "answerable": answerable,
+            "abstained": answer.abstained, "f1": token_f1(answer.text, q.answer or "") if answerable else None,
+            "containment": containment(answer.text, q.answer or "") if answerable else None,
+            "citations": [f"{c.source} p.{c.page}" for c in answer.citations], "cited_gold": cited,
+            "prompt_tokens": t.get("prompt_tokens", 0.0), "first_token_s": ttft[-1], "total_s": total[-1],
+        })
+    answerable = [r for r in rows if r["answerable"]]
+    cited = [flag for r in answerable if not r["abstained"] for flag in r["cited_gold"]]
+    abstained = [r for r in rows if r["abstained"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+    hits = [r for r in abstained if not r["answerable"]]
+    m = {
+        "n_questions": len(rows),
+        "answer_f1": round(sum(r["f1"] for r in answerable) / (len(answerable) or 1), 4),
+        "answer_containment": round(sum(r["containment"] for r in answerable) / (len(answerable) or 1), 4),
+        "citation_precision": round(sum(cited) / len(cited), 4) if cited else 0.0,
+        "abstention_precision": round(len(hits) / len(abstained), 4) if abstained else 0.0,
+        "abstention_recall": round(len(hits) / len(unanswerable), 4) if unanswerable else 0.0,
+        "answered_share": round(sum(1 for r in answerable if not r["abstained"]) / (len(answerable) or 1), 4),
+        "first_token_p50_s": round(_percentile(ttft, 0.5), 2),
+        "first_token_p95_s": round(_percentile(ttft, 0.95), 2),
+        "total_p50_s": round(_percentile(total, 0.5), 2),
+        "total_p95_s": round(_percentile(total, 0.95), 2),
+        "prompt_tokens_p50": _percentile(prompt_tokens, 0.5),
+    }
+    return Report(m, rows, rag.config.flat())
+
+
+def evaluate_answers(dataset_path: str | Path, config: Config, limit: int = 0, unanswerable_every: int = 0,
+                     progress: bool = True, index_path: str | Path | None = None) -> Report:
+    """End-to-end answer quality. For chunked/BEIR sets, every ``unanswerable_every``-th question has its gold
+    documents left out of the index, so it becomes unanswerable and tests abstention."""
+    from rag.pipeline import Rag
+
+    dataset = load_dataset(dataset_path)
+    if limit:
+        dataset.queries = dataset.queries[:limit]
+    if dataset.kind == "pages":
+        with Rag.open(index_path, config) as rag:
+            return answer_queries(rag, dataset, progress=progress)
+    held_docs: set[str] = set()
+    if unanswerable_every:
+        chunk_doc = {c["chunk_id"]: d["doc_id"] for d in dataset.documents for c in d["chunks"]}
+        for q in dataset.queries[unanswerable_every - 1 :: unanswerable_every]:
+            held_docs |= {chunk_doc[g] for g in q.gold if g in chunk_doc}
+    kept = [d for d in dataset.documents if d["doc_id"] not in held_docs]
+    held_out = frozenset(c["chunk_id"] for d in dataset.documents if d["doc_id"] in held_docs for c in d["chunks"])
+    with tempfile.TemporaryDirectory(prefix="rag-eval-") as tmp:
+        with Rag.open(Path(tmp) / "index", config) as rag:
+            subset = Dataset(dataset.name, dataset.kind, dataset.queries, kept)
+            rag.add_prepared(prepared_documents(subset, rag.config, rag.embedder.count_tokens), progress=progress)
+            report = answer_queries(rag, dataset, held_out=held_out, progress=progress)
+            report.metrics["held_out_documents"] = len(held_docs)
             report.config["index.path"] = "(temporary)"
             return report

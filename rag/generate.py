@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ingest.context import sentences
 from rag.analyzer import tokenize
+from rag.compress import Evidence
 from rag.types import Citation, Hit
 
 SYSTEM = (
@@ -69,23 +70,23 @@ def passage_header(n: int, hit: Hit) -> str:
     return f"[{n}] ({where}{section})"
 
 
-def build_prompt(question: str, hits: list[Hit], max_prompt_tokens: int, abstain_text: str) -> Prompt:
+def build_prompt(question: str, evidence: list[Evidence], max_prompt_tokens: int, abstain_text: str) -> Prompt:
     """Passages in rank order, whole, until the budget is spent: lower-ranked ones are dropped, never cut."""
     system = SYSTEM.format(abstain=abstain_text)
     used_tokens = estimate_tokens(system) + estimate_tokens(question) + 40
     blocks: list[str] = []
     kept: list[Hit] = []
-    for hit in hits:
-        block = f"{passage_header(len(kept) + 1, hit)}\n{hit.chunk.text.strip()}"
+    for ev in evidence:
+        block = f"{passage_header(len(kept) + 1, ev.hit)}\n{ev.text}"
         cost = estimate_tokens(block)
         if used_tokens + cost > max_prompt_tokens and kept:
             continue
         used_tokens += cost
         blocks.append(block)
-        kept.append(hit)
+        kept.append(ev.hit)
     user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\nAnswer:"
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-    return Prompt(messages, kept, len(hits) - len(kept))
+    return Prompt(messages, kept, len(evidence) - len(kept))
 
 
 def is_abstention(text: str, abstain_text: str) -> bool:

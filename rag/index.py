@@ -326,6 +326,20 @@ class Index:
                 best[cid] = max(best.get(cid, -1.0), 1.0 - dist)
         return sorted(best.items(), key=lambda kv: -kv[1])[:k]
 
+    def chunk_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """All window vectors of the given chunks, ``(windows, dim)`` each, first window first."""
+        out: dict[str, list[np.ndarray]] = {}
+        if not ids:
+            return {}
+        got = self.chunks.get(ids=list(ids), include=["embeddings"])
+        for cid, vec in zip(got["ids"], got["embeddings"]):
+            out[cid] = [np.asarray(vec, dtype=np.float32)]
+        if self.windows.count():
+            win = self.windows.get(where={"chunk_id": {"$in": list(ids)}}, include=["embeddings", "metadatas"])
+            for meta, vec in zip(win["metadatas"], win["embeddings"]):
+                out.setdefault(meta["chunk_id"], []).append(np.asarray(vec, dtype=np.float32))
+        return {cid: np.stack(vs) for cid, vs in out.items()}
+
     def _dense_subset(self, vector: np.ndarray, k: int, allowed: set[str]) -> list[tuple[str, float]]:
         """Exact search over a filtered subset (filters narrow the corpus, so brute force is cheap and exact)."""
         if not allowed:

@@ -104,18 +104,136 @@ class LlamaCpp:
                     yield text
 
 
-_loaded: dict[tuple, LlamaCpp] = {}
+class OpenAICompatible:
+    """Any server speaking OpenAI's chat completions API: Ollama, llama-server, vLLM (``generate.base_url``)."""
+
+    def __init__(self, base_url: str, model: str, api_key: str = "", timeout: float = 300.0):
+        if not base_url:
+            raise ModelError("generate.backend=openai needs generate.base_url, e.g. http://127.0.0.1:11434/v1")
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.model = model
+        self.api_key = api_key
+        self.timeout = timeout
+        self.last_usage: dict = {}
+
+    def _request(self, body: dict):  # noqa: ANN202 - an http.client response
+        import json
+        import urllib.error
+        import urllib.request
+
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        request = urllib.request.Request(self.url, json.dumps({"model": self.model, **body}).encode(), headers)
+        try:
+            return urllib.request.urlopen(request, timeout=self.timeout)
+        except urllib.error.HTTPError as exc:
+            raise ModelError(f"{self.url} answered {exc.code}: {exc.read()[:300].decode(errors='replace')}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise ModelError(f"cannot reach the LLM server at {self.url}: {getattr(exc, 'reason', exc)}") from None
+
+    def complete(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> str:
+        import json
+
+        with self._request({"messages": messages, "max_tokens": max_tokens, "temperature": temperature}) as response:
+            result = json.loads(response.read())
+        self.last_usage = result.get("usage") or {}
+        return result["choices"][0]["message"]["content"] or ""
+
+    def stream(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> Iterator[str]:
+        import json
+
+        body = {"messages": messages, "max_tokens": max_tokens, "temperature": temperature, "stream": True,
+                "stream_options": {"include_usage": True}}
+        with self._request(body) as response:
+            for raw in response:
+                line = raw.decode("utf-8", errors="replace").strip()
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                chunk = json.loads(data)
+                if chunk.get("usage"):
+                    self.last_usage = chunk["usage"]
+                for choice in chunk.get("choices") or []:
+                    text = (choice.get("delta") or {}).get("content")
+                    if text:
+                        yield text
+
+
+class Transformers:
+    """Any causal LM that transformers loads: a local folder, a Hub id (with a network), or a GGUF file
+    (``path/to/model.gguf``: dequantised to fp32, so slower than llama.cpp)."""
+
+    def __init__(self, model: str, threads: int = 0):
+        self.model_name = model
+        self.threads = threads
+        self._model = None
+        self._tokenizer = None
+        self._lock = threading.Lock()
+        self.last_usage: dict = {}
+
+    def _load(self):  # noqa: ANN202
+        with self._lock:
+            if self._model is None:
+                import torch
+                from transformers import AutoModelForCausalLM, AutoTokenizer
+
+                if self.threads:
+                    torch.set_num_threads(self.threads)
+                path = Path(self.model_name)
+                kwargs = {"gguf_file": path.name} if path.suffix == ".gguf" else {}
+                where = str(path.parent) if kwargs else self.model_name
+                try:
+                    self._tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
+                    self._model = AutoModelForCausalLM.from_pretrained(where, **kwargs)
+                except OSError as exc:
+                    raise ModelError(f"transformers cannot load {self.model_name!r}: {exc}") from None
+        return self._model, self._tokenizer
+
+    def _inputs(self, messages: list[Message]):  # noqa: ANN202
+        model, tokenizer = self._load()
+        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        self.last_usage = {"prompt_tokens": int(ids["input_ids"].shape[-1])}
+        return model, tokenizer, ids
+
+    def complete(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> str:
+        return "".join(self.stream(messages, max_tokens, temperature))
+
+    def stream(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> Iterator[str]:
+        from transformers import TextIteratorStreamer
+
+        model, tokenizer, inputs = self._inputs(messages)
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+        worker = threading.Thread(target=model.generate, kwargs={**inputs, "max_new_tokens": max_tokens, "streamer": streamer, **sampling},
+                                  daemon=True)
+        worker.start()
+        yield from (text for text in streamer if text)
+        worker.join()
+
+
+BACKENDS = ("llamacpp", "openai", "transformers")
+_loaded: dict[tuple, Generator] = {}
 _loaded_lock = threading.Lock()
 
 
-def load_generator(backend: str, model: str, n_ctx: int, threads: int, cache_dir: Path | None = None) -> Generator:
+def load_generator(
+    backend: str, model: str, n_ctx: int, threads: int, cache_dir: Path | None = None, base_url: str = "", api_key: str = ""
+) -> Generator:
     """The generator for a config, loaded once per process and shared by every index that uses it."""
     from rag.models import resolve_gguf
 
-    if backend != "llamacpp":
-        raise ModelError(f"generate.backend must be 'llamacpp' (got {backend!r})")
-    key = (backend, model, n_ctx, threads)
+    if backend not in BACKENDS:
+        raise ModelError(f"generate.backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    key = (backend, model, n_ctx, threads, base_url)
     with _loaded_lock:
         if key not in _loaded:
-            _loaded[key] = LlamaCpp(resolve_gguf(model, cache_dir), n_ctx=n_ctx, threads=threads)
+            if backend == "llamacpp":
+                _loaded[key] = LlamaCpp(resolve_gguf(model, cache_dir), n_ctx=n_ctx, threads=threads)
+            elif backend == "openai":
+                _loaded[key] = OpenAICompatible(base_url, model, api_key)
+            else:
+                _loaded[key] = Transformers(model, threads)
         return _loaded[key]

@@ -20,10 +20,12 @@ from rag import topics
 from rag.config import Config, load_config
 from rag.errors import IngestError, RagError
 from rag.filters import Filters
-from rag.generate import CHARS_PER_TOKEN, build_prompt, cite, clean_rewrite, is_abstention, rewrite_messages
+from rag.compress import compress, whole
+from rag.generate import CHARS_PER_TOKEN, build_prompt, cite, clean_rewrite, estimate_tokens, is_abstention, rewrite_messages
 from rag.index import DocRecord, Index
 from rag.llm import Generator, load_generator
 from rag.models import Embedder, default_cache_dir, embedder_for
+from rag.rerank import make_reranker
 from rag.retrieve import Retriever
 from rag.types import Answer, AnswerDone, Event, Failed, FileResult, Hit, IngestReport, RetrievalDone, Token
 from rag.vectors import chunk_vectors
@@ -55,8 +57,10 @@ class Rag:
         self.index = index or Index(config.index.path, config.index.chroma_url, config.index.chroma_token, config.bm25.k1, config.bm25.b)
         self._check_signature()
         self.retriever = Retriever(self.index, self.embedder, config.retrieval, config.bm25)
-        self._refresh_acronyms()
         self._generator: Generator | None = None
+        self.retriever.reranker = make_reranker(config.rerank.method, self)
+        self.retriever.rerank_depth = config.rerank.candidates
+        self._refresh_acronyms()
 
     def with_options(self, overrides: dict[str, object]) -> Rag:
         """A view of the same index with query-time settings changed (retrieval, bm25 boosts, rerank,
@@ -91,7 +95,7 @@ class Rag:
     def generator(self) -> Generator:
         if self._generator is None:
             g = self.config.generate
-            self._generator = load_generator(g.backend, g.model, g.n_ctx, g.threads, default_cache_dir())
+            self._generator = load_generator(g.backend, g.model, g.n_ctx, g.threads, default_cache_dir(), g.base_url, g.api_key)
         return self._generator
 
     def _signature(self) -> dict:
@@ -294,7 +298,12 @@ class Rag:
         if not hits:
             yield AnswerDone(Answer(g.abstain_text, (), (), True, timings, question))
             return
-        prompt = build_prompt(question, hits, g.max_prompt_tokens, g.abstain_text)
+        if g.compress:
+            evidence = compress(question, hits, self.embedder.encode, self.embedder.encode_query, g.evidence_tokens, estimate_tokens)
+        else:
+            evidence = whole(hits)
+        timings["evidence"] = time.perf_counter() - t0
+        prompt = build_prompt(question, evidence, g.max_prompt_tokens, g.abstain_text)
         parts: list[str] = []
         try:
             for piece in self.generator.stream(prompt.messages, g.max_tokens, g.temperature):
@@ -309,7 +318,8 @@ class Rag:
         timings["total"] = time.perf_counter() - t0
         abstained = is_abstention(text, g.abstain_text)
         citations = () if abstained else tuple(cite(text, prompt.passages))
-        notes = {"dropped_passages": float(prompt.dropped)}
+        notes = {"dropped_passages": float(prompt.dropped),
+                 "prompt_tokens": float(getattr(self.generator, "last_usage", {}).get("prompt_tokens", 0))}
         yield AnswerDone(Answer(text, citations, tuple(prompt.passages), abstained, {**timings, **notes}, question))
 
     def evaluate(self, dataset: str | Path) -> Report:

@@ -7,10 +7,12 @@ import time
 from dataclasses import dataclass, field
 
 from rag.config import Bm25Config, RetrievalConfig
+from rag.errors import ConfigError
 from rag.filters import Filters
 from rag.fusion import FUSIONS, convex, rrf
 from rag.index import Index
 from rag.models import Embedder
+from rag.rerank import NoRerank, Reranker
 from rag.types import Hit
 
 MODES = ("bm25", "dense", "hybrid")
@@ -45,14 +47,16 @@ def expand_acronyms(query: str, acronyms: dict[str, str]) -> str:
 class Retriever:
     def __init__(self, index: Index, embedder: Embedder, config: RetrievalConfig, bm25: Bm25Config):
         if config.mode not in MODES:
-            raise ValueError(f"retrieval.mode must be one of {', '.join(MODES)}; got {config.mode!r}")
+            raise ConfigError(f"retrieval.mode must be one of {', '.join(MODES)}; got {config.mode!r}")
         if config.fusion not in FUSIONS:
-            raise ValueError(f"retrieval.fusion must be one of {', '.join(sorted(FUSIONS))}; got {config.fusion!r}")
+            raise ConfigError(f"retrieval.fusion must be one of {', '.join(sorted(FUSIONS))}; got {config.fusion!r}")
         self.index = index
         self.embedder = embedder
         self.config = config
         self.boosts = {"text": 1.0, "context": bm25.boost_context, "keyphrases": bm25.boost_keyphrases, "acronyms": bm25.boost_acronyms}
         self.acronyms: dict[str, str] = {}
+        self.reranker: Reranker = NoRerank()
+        self.rerank_depth = 50
         self._allowed_key: tuple | None = None
         self._allowed: set[str] = set()
 
@@ -89,7 +93,8 @@ class Retriever:
             fused, stage = rrf(dense=dense, sparse=sparse, k=self.config.rrf_k, dense_weight=self.config.dense_weight), "fused"
         else:
             fused, stage = convex(dense=dense, sparse=sparse, dense_weight=self.config.dense_weight), "fused"
-        fused = fused[:k]
+        reranking = not isinstance(self.reranker, NoRerank)
+        fused = fused[: max(k, self.rerank_depth) if reranking else k]
         chunks = self.index.get_chunks([doc for doc, _ in fused])
         per_stage = {"dense": dict(dense), "bm25": dict(sparse)}
         hits = []
@@ -99,4 +104,8 @@ class Retriever:
             scores = {name: s[doc] for name, s in per_stage.items() if doc in s}
             scores[stage] = score
             hits.append(Hit(chunks[doc], score, stage, scores))
+        if reranking:
+            t = time.perf_counter()
+            hits = self.reranker.rerank(query, hits, k)
+            timings["rerank"] = time.perf_counter() - t
         return Retrieval(hits, query, expansions, timings)

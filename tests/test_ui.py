@@ -31,3 +31,23 @@ def test_app_binds_loopback_and_answers_through_its_api(served: str) -> None:
     text, citations = client.predict("What is the default value of uplink_window_min?", api_name="/ask")
     assert "20" in text
     assert any(c["source"].endswith("operations-manual.pdf") and c["page"] == 4 for c in citations)
+
+
+def test_serving_beyond_loopback_needs_auth() -> None:
+    from rag.errors import RagError
+    from ui.app import check_exposure
+
+    assert check_exposure("127.0.0.1", "", "", False) is None
+    assert check_exposure("0.0.0.0", "ann", "s3cret", False) == ("ann", "s3cret")
+    assert check_exposure("0.0.0.0", "", "", True) is None
+    with pytest.raises(RagError, match="--no-auth"):
+        check_exposure("0.0.0.0", "", "", False)
+
+
+def test_upload_names_cannot_escape_the_upload_folder() -> None:
+    from ui.app import safe_name
+
+    assert safe_name("../../etc/passwd") == "passwd"
+    assert safe_name("..\\windows\\evil.md") == "evil.md"
+    assert safe_name('report "final" ü.pdf') == "report _final_ ü.pdf"
+    assert safe_name("..") == "upload"

