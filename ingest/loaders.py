@@ -166,6 +166,86 @@ def load_pdf(path: Path, source: str) -> Document:
     return Document(source, title, pages, headings, "pdf")
 
 
+# ---- html ---------------------------------------------------------------------------------------------------
+
+_BLOCKS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "blockquote", "tr", "dt", "dd", "figcaption", "caption")
+
+
+def load_html(path: Path, source: str) -> Document:
+    from bs4 import BeautifulSoup
+
+    raw = decode_text(path.read_bytes(), source)
+    if "<" not in raw[:4096]:
+        raise IngestError(source, "not an HTML file (no markup found)")
+    soup = BeautifulSoup(raw, "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "svg", "nav", "footer"]):
+        tag.decompose()
+    lines: list[str] = []
+    headings: list[Heading] = []
+    offset = 0
+    body = soup.body or soup
+    for el in body.find_all(_BLOCKS):
+        if el.find_parent(_BLOCKS):  # nested block (a <p> inside <li>): its text came with the parent
+            continue
+        cells = el.find_all(["td", "th"]) if el.name == "tr" else []
+        text = " | ".join(c.get_text(" ", strip=True) for c in cells) if cells else el.get_text(" ", strip=True)
+        text = " ".join(text.split())
+        if not text:
+            continue
+        if el.name in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            headings.append(Heading(1, offset, int(el.name[1]), text))
+        lines.append(text)
+        offset += len(text) + 2
+    page = "\n\n".join(lines)
+    title = (soup.title.get_text(strip=True) if soup.title else "") or next((h.text for h in headings if h.level == 1), path.stem)
+    return Document(source, title, (page,), tuple(headings), "html")
+
+
+# ---- docx ---------------------------------------------------------------------------------------------------
+
+
+def load_docx(path: Path, source: str) -> Document:
+    import zipfile
+
+    try:
+        import docx
+        from docx.opc.exceptions import PackageNotFoundError
+    except ImportError:
+        raise IngestError(source, "DOCX support needs the package python-docx") from None
+    try:
+        document = docx.Document(str(path))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise IngestError(source, f"not a valid DOCX file ({exc.__class__.__name__})") from None
+    lines: list[str] = []
+    headings: list[Heading] = []
+    offset = 0
+
+    def add(text: str, level: int = 0) -> None:
+        nonlocal offset
+        text = " ".join(text.split())
+        if not text:
+            return
+        if level:
+            headings.append(Heading(1, offset, level, text))
+        lines.append(text)
+        offset += len(text) + 2
+
+    body = document.element.body
+    for child in body.iterchildren():
+        tag = child.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            para = docx.text.paragraph.Paragraph(child, document)
+            style = (para.style.name or "") if para.style is not None else ""
+            level = int(style.split()[-1]) if style.startswith("Heading") and style.split()[-1].isdigit() else (1 if style == "Title" else 0)
+            add(para.text, level)
+        elif tag == "tbl":
+            table = docx.table.Table(child, document)
+            for row in table.rows:
+                add(" | ".join(cell.text.strip() for cell in row.cells))
+    title = (document.core_properties.title or "").strip() or next((h.text for h in headings), path.stem)
+    return Document(source, title, ("\n\n".join(lines),), tuple(headings), "docx")
+
+
 def _normalise(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
 
@@ -176,4 +256,7 @@ LOADERS: dict[str, Callable[[Path, str], Document]] = {
     ".md": load_markdown,
     ".markdown": load_markdown,
     ".pdf": load_pdf,
+    ".html": load_html,
+    ".htm": load_html,
+    ".docx": load_docx,
 }

@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="source as shown by 'rag list', or the file's path")
     _common(p)
 
+    p = sub.add_parser("doctor", help="check that the manifest, Chroma and BM25 agree; --repair fixes what it can")
+    p.add_argument("--repair", action="store_true")
+    _common(p)
+
     p = sub.add_parser("serve", help="start the Gradio app")
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 7860)")
@@ -234,6 +238,18 @@ def cmd_delete(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace, config: Config) -> int:
+    from rag.pipeline import Rag
+
+    with Rag.open(config=config) as rag:
+        problems = rag.index.doctor(repair=args.repair)
+        for p in problems:
+            print(p)
+        print(f"{len(problems)} problem(s) found{'; repaired (run rag ingest again to re-add removed files)' if args.repair and problems else ''}"
+              f"; {rag.index.count()} chunks in {len(rag.documents())} documents")
+    return 1 if problems and not args.repair else 0
+
+
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from rag.pipeline import Rag
     from ui.app import serve
@@ -268,7 +284,7 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "list": cmd_list, "delete": cmd_delete,
+COMMANDS = {"doctor": cmd_doctor, "ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "list": cmd_list, "delete": cmd_delete,
             "serve": cmd_serve, "eval": cmd_eval}
 
 if __name__ == "__main__":

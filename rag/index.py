@@ -284,6 +284,36 @@ class Index:
             self.delete_document(d.doc_id)
         return [d.source for d in broken]
 
+    def doctor(self, repair: bool = False) -> list[str]:
+        """Consistency problems between the manifest, Chroma and BM25; with ``repair``, fix what can be fixed
+        (half-written documents and orphan vectors are removed, so the next ingest re-adds them; BM25 is rebuilt)."""
+        problems = []
+        docs = {d.doc_id: d for d in self.documents()}
+        counts: dict[str, int] = {}
+        for chunk in self.iter_chunks():
+            counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+        for d in docs.values():
+            if d.status == "indexing":
+                problems.append(f"{d.source}: a write did not finish (will be re-ingested)")
+            elif d.status == "ok" and counts.get(d.doc_id, 0) != d.chunks:
+                problems.append(f"{d.source}: manifest says {d.chunks} chunks, Chroma holds {counts.get(d.doc_id, 0)}")
+        orphans = [doc_id for doc_id in counts if doc_id not in docs or docs[doc_id].status == "failed" and not docs[doc_id].chunks]
+        problems += [f"{counts[o]} chunks of unknown document {o}" for o in orphans]
+        bm25 = Bm25Index.load(self.path / "bm25")
+        if bm25 is not None and bm25.stamp.get("generation") != self.generation:
+            problems.append("BM25 index is stale (it is rebuilt on the next search)")
+        if repair:
+            for d in docs.values():
+                if d.status == "indexing" or (d.status == "ok" and counts.get(d.doc_id, 0) != d.chunks):
+                    self.delete_document(d.doc_id)
+            for o in orphans:
+                with self._lock:
+                    self._delete_vectors(o)
+                    self._bump()
+            self._bm25 = None
+            self.bm25()
+        return problems
+
     # ---- reads ----------------------------------------------------------------------------------------------
 
     def count(self) -> int:

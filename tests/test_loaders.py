@@ -65,3 +65,45 @@ def test_pdf_without_text_layer(tmp_path: Path) -> None:
     pdf.output(str(tmp_path / "scan.pdf"))
     with pytest.raises(IngestError, match="no text layer"):
         load(tmp_path / "scan.pdf")
+
+
+def test_html_keeps_text_and_headings_drops_scripts(tmp_path: Path) -> None:
+    page = tmp_path / "guide.html"
+    page.write_text(
+        "<html><head><title>Dock Guide</title><style>p{color:red}</style><script>var secret=1;</script></head>"
+        "<body><h1>Dock guide</h1><p>Boats moor at <b>berth 4</b>.</p><h2>Fuel</h2><p>Diesel only.</p>"
+        "<table><tr><th>Item</th><th>Limit</th></tr><tr><td>Speed</td><td>3 knots</td></tr></table></body></html>"
+    )
+    doc = load(page)
+    assert doc.title == "Dock Guide"
+    assert "Boats moor at berth 4 ." in doc.pages[0] or "Boats moor at berth 4." in doc.pages[0]
+    assert "Speed | 3 knots" in doc.pages[0]
+    assert "secret" not in doc.pages[0] and "color" not in doc.pages[0]
+    assert [(h.level, h.text) for h in doc.headings] == [(1, "Dock guide"), (2, "Fuel")]
+    assert all(doc.pages[0][h.char_start :].startswith(h.text) for h in doc.headings)
+
+
+def test_docx_headings_paragraphs_tables(tmp_path: Path) -> None:
+    import docx
+
+    d = docx.Document()
+    d.add_heading("Winter plan", level=1)
+    d.add_paragraph("Snow chains go on all vehicles by 1 November.")
+    d.add_heading("Stores", level=2)
+    table = d.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "Item", "Stock"
+    table.cell(1, 0).text, table.cell(1, 1).text = "Salt", "40 bags"
+    d.save(str(tmp_path / "plan.docx"))
+    doc = load(tmp_path / "plan.docx")
+    assert doc.title == "Winter plan"
+    assert "Snow chains go on all vehicles by 1 November." in doc.pages[0]
+    assert "Salt | 40 bags" in doc.pages[0]
+    assert [(h.level, h.text) for h in doc.headings] == [(1, "Winter plan"), (2, "Stores")]
+
+
+@pytest.mark.parametrize(("name", "data", "reason"), [("fake.docx", b"plain text, not a zip", "not a valid DOCX"),
+                                                      ("fake.html", b"just words without any markup at all", "not an HTML")])
+def test_files_that_are_not_what_their_extension_says(tmp_path: Path, name: str, data: bytes, reason: str) -> None:
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(IngestError, match=reason):
+        load(tmp_path / name, name)
