@@ -52,6 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="source as shown by 'rag list', or the file's path")
     _common(p)
 
+    p = sub.add_parser("bench", help="ingestion and query speed against the LangChain recipe on a generated corpus")
+    p.add_argument("--size", type=int, action="append", help="chunks in the generated corpus (repeatable; default 1000)")
+    p.add_argument("--out", default="bench-out", help="folder for bench.json, bench.md and latency.png")
+    p.add_argument("--queries", type=int, default=50)
+    p.add_argument("--no-langchain", action="store_true", help="measure this project only")
+    p.add_argument("--sample-docs", default=str(Path(__file__).resolve().parent.parent / "sample_docs"),
+                   help="where the generator takes its sentences from")
+    _common(p)
+
     p = sub.add_parser("doctor", help="check that the manifest, Chroma and BM25 agree; --repair fixes what it can")
     p.add_argument("--repair", action="store_true")
     _common(p)
@@ -238,6 +247,16 @@ def cmd_delete(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace, config: Config) -> int:
+    from rag.bench import run
+
+    overrides = dict(item.split("=", 1) for item in args.option)
+    results = run(args.size or [1000], Path(args.out), Path(args.sample_docs), args.queries, not args.no_langchain, overrides)
+    print((Path(args.out) / "bench.md").read_text())
+    print(f"report: {Path(args.out) / 'bench.json'}; plot: {Path(args.out) / 'latency.png'} ({len(results['sizes'])} sizes)")
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace, config: Config) -> int:
     from rag.pipeline import Rag
 
@@ -284,7 +303,7 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-COMMANDS = {"doctor": cmd_doctor, "ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "list": cmd_list, "delete": cmd_delete,
+COMMANDS = {"bench": cmd_bench, "doctor": cmd_doctor, "ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "list": cmd_list, "delete": cmd_delete,
             "serve": cmd_serve, "eval": cmd_eval}
 
 if __name__ == "__main__":

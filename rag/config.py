@@ -83,9 +83,9 @@ class Bm25Config:
 
 @dataclass(frozen=True)
 class RerankConfig:
-    method: str = "none"  # none | prf | maxsim | cross-encoder | llm (see rag/rerank.py)
+    method: str = "maxsim"  # none | prf | maxsim | cross-encoder | llm (see rag/rerank.py, docs/benchmarks.md)
     candidates: int = 50  # fused candidates handed to the reranker
-    mix: float = 0.5  # weight of the reranker's score against the first stage's (both min-max normalised)
+    mix: float = 0.3  # weight of the reranker's score against the first stage's (both min-max normalised)
     feedback: int = 3  # prf: top candidates that enrich the query
     weight: float = 0.3  # prf: weight of their centroid
     lexical: float = 0.3  # maxsim: weight of term overlap beside sentence cosine
@@ -108,6 +108,10 @@ class GenerateConfig:
     evidence_tokens: int = 600  # budget for the kept sentences when compressing
     threads: int = 0
     abstain_text: str = "I could not find this in the documents."
+    # abstain without asking the LLM when no passage matches a keyword and none is this close in meaning;
+    # retrieval scores barely separate answerable from unanswerable questions (docs/benchmarks.md), so this
+    # only catches queries that have nothing to do with the documents
+    min_dense_score: float = 0.25
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,27 @@ def is_abstention(text: str, abstain_text: str) -> bool:
     return bool(_ABSTAIN.search(stripped)) and len(stripped) < 240
 
 
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,:]\d+)*")
+
+
+def unsupported(answer: str, passages: list[Hit], min_term_support: float = 0.5) -> str:
+    """Why an answer is not supported by the passages ("" when it is): a number the passages never state, or
+    too few of its content words in them. Small models invent figures; this catches the common case."""
+    body = _MARKER.sub("", answer)
+    cited = {int(g) for m in _MARKER.finditer(answer) for g in m.groups() if g and 1 <= int(g) <= len(passages)}
+    # numbers must come from the passages the answer cites (all passages when it cites none)
+    evidence = " ".join(h.chunk.text for i, h in enumerate(passages, 1) if not cited or i in cited)
+    numbers = set(_NUMBER.findall(evidence))
+    invented = [n for n in _NUMBER.findall(body) if n not in numbers and n.replace(",", "") not in numbers]
+    if invented:
+        return f"the passages do not state {', '.join(sorted(set(invented)))}"
+    terms = set(tokenize(body))
+    known = set(tokenize(evidence))
+    if terms and len(terms & known) / len(terms) < min_term_support:
+        return "most of the answer's words do not occur in the passages"
+    return ""
+
+
 def _best_sentence(hit: Hit, terms: set[str]) -> tuple[int, int, str, float]:
     """The passage sentence sharing most terms with ``terms``: (start, end) within the chunk, text, overlap."""
     text = hit.chunk.text

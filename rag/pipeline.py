@@ -21,7 +21,16 @@ from rag.config import Config, load_config
 from rag.errors import IngestError, RagError
 from rag.filters import Filters
 from rag.compress import compress, whole
-from rag.generate import CHARS_PER_TOKEN, build_prompt, cite, clean_rewrite, estimate_tokens, is_abstention, rewrite_messages
+from rag.generate import (
+    CHARS_PER_TOKEN,
+    build_prompt,
+    cite,
+    clean_rewrite,
+    estimate_tokens,
+    is_abstention,
+    rewrite_messages,
+    unsupported,
+)
 from rag.index import DocRecord, Index
 from rag.llm import Generator, load_generator
 from rag.models import Embedder, default_cache_dir, embedder_for
@@ -295,8 +304,8 @@ class Rag:
             return
         timings["retrieve"] = time.perf_counter() - t0
         yield RetrievalDone(tuple(hits))
-        if not hits:
-            yield AnswerDone(Answer(g.abstain_text, (), (), True, timings, question))
+        if not hits or self._too_weak(hits):
+            yield AnswerDone(Answer(g.abstain_text, (), tuple(hits), True, timings, question))  # closest passages still shown
             return
         if g.compress:
             evidence = compress(question, hits, self.embedder.encode, self.embedder.encode_query, g.evidence_tokens, estimate_tokens)
@@ -317,6 +326,10 @@ class Rag:
         text = "".join(parts).strip()
         timings["total"] = time.perf_counter() - t0
         abstained = is_abstention(text, g.abstain_text)
+        reason = "" if abstained else unsupported(text, prompt.passages)
+        if reason:  # a draft the passages do not back is not shown as an answer
+            log.info("answer withheld (%s): %r", reason, text)
+            text, abstained = f"{g.abstain_text} (A draft answer was withheld: {reason}.)", True
         citations = () if abstained else tuple(cite(text, prompt.passages))
         notes = {"dropped_passages": float(prompt.dropped),
                  "prompt_tokens": float(getattr(self.generator, "last_usage", {}).get("prompt_tokens", 0))}
@@ -334,6 +347,12 @@ class Rag:
     def complete(self, prompt: str, max_tokens: int = 256) -> str:
         """Plain completion with the configured local model (no retrieval), e.g. as the LLM step of a chain."""
         return self.generator.complete([{"role": "user", "content": prompt}], max_tokens, self.config.generate.temperature)
+
+    def _too_weak(self, hits: list[Hit]) -> bool:
+        """Nothing worth reading: no keyword match and no passage close in meaning (the LLM is not asked)."""
+        dense = max((h.scores.get("dense", 0.0) for h in hits), default=0.0)
+        bm25 = max((h.scores.get("bm25", 0.0) for h in hits), default=0.0)
+        return bm25 <= 0.0 and dense < self.config.generate.min_dense_score
 
     def standalone_question(self, question: str, history: list[dict[str, str]]) -> str:
         """Rewrite a follow-up ("and the second one?") into a question that stands alone, using the chat history."""

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import replace
 from typing import Any, Callable, Protocol
 
@@ -98,28 +100,50 @@ def split_sentences(text: str, max_chars: int = 400) -> list[str]:
 
 
 class MaxSimReranker:
+    """Scores each candidate by its best sentence. Sentences, their terms and vectors are kept in memory per
+    chunk (LRU), so a passage is split and embedded once, and a warm query costs a few matrix products."""
+
     def __init__(self, encode: Callable[[list[str]], np.ndarray], encode_query: Callable[[str], np.ndarray],
-                 lexical: float = 0.3, mix: float = 0.5):
+                 lexical: float = 0.3, mix: float = 0.3, memo_size: int = 20_000):
         self.encode = encode
         self.encode_query = encode_query
         self.lexical = lexical
         self.mix = mix
+        self.memo_size = memo_size
+        self._memo: OrderedDict[tuple[str, str], tuple[list[str], list[frozenset[str]], np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _prepared(self, hits: list[Hit]) -> list[tuple[list[str], list[frozenset[str]], np.ndarray]]:
+        keys = [(h.chunk.id, h.chunk.content_sha or h.chunk.text) for h in hits]
+        with self._lock:
+            missing = {k: h for k, h in zip(keys, hits) if k not in self._memo}
+        if missing:
+            split = {k: split_sentences(h.chunk.text) or [h.chunk.text] for k, h in missing.items()}
+            flat = [sent for sents in split.values() for sent in sents]
+            vectors = self.encode(flat)
+            at = 0
+            with self._lock:
+                for k, sents in split.items():
+                    terms = [frozenset(tokenize(sent)) for sent in sents]
+                    self._memo[k] = (sents, terms, vectors[at : at + len(sents)])
+                    at += len(sents)
+                while len(self._memo) > self.memo_size:
+                    self._memo.popitem(last=False)
+        with self._lock:
+            for k in keys:
+                self._memo.move_to_end(k)
+            return [self._memo[k] for k in keys]
 
     def best_sentences(self, query: str, hits: list[Hit]) -> list[tuple[str, float]]:
         """Each candidate's best sentence and its score (cosine, plus a share of term overlap)."""
-        per_hit = [split_sentences(h.chunk.text) or [h.chunk.text] for h in hits]
-        flat = [s for sents in per_hit for s in sents]
-        vectors = self.encode(flat)  # cached by text, so a passage's sentences are embedded once
         q = self.encode_query(query)
-        q_terms = set(tokenize(query))
-        out, at = [], 0
-        for sents in per_hit:
-            sims = vectors[at : at + len(sents)] @ q
-            overlap = np.array([len(q_terms & set(tokenize(s))) / (len(q_terms) or 1) for s in sents])
-            combined = sims + self.lexical * overlap
+        q_terms = frozenset(tokenize(query))
+        out = []
+        for sents, terms, vectors in self._prepared(hits):
+            overlap = np.fromiter((len(q_terms & t) for t in terms), dtype=np.float32, count=len(terms)) / (len(q_terms) or 1)
+            combined = vectors @ q + self.lexical * overlap
             j = int(np.argmax(combined))
             out.append((sents[j], float(combined[j])))
-            at += len(sents)
         return out
 
     def rerank(self, query: str, hits: list[Hit], k: int) -> list[Hit]:

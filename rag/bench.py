@@ -1,0 +1,255 @@
+"""``rag bench``: ingestion and query speed side by side with LangChain's recipe, on a corpus it writes itself.
+
+The corpus is generated from the sentences of ``sample_docs/`` (numbers re-drawn, identifiers added, so the
+vocabulary grows with the size), or read from a BEIR folder. Each system runs in its own child process, so
+peak RSS is its own. Writes ``bench.json``, ``bench.md`` and ``latency.png`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import random
+import re
+import resource
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SECTION_CHARS = 850  # close to chunk.size, so one section makes about one chunk in both systems
+SECTIONS_PER_FILE = 10
+
+
+def _sentences(sample_docs: Path) -> list[str]:
+    from ingest.context import sentences
+    from ingest.loaders import load, supported
+
+    out: list[str] = []
+    for path in sorted(sample_docs.rglob("*")):
+        if path.is_file() and supported(path):
+            for page in load(path, path.name).pages:
+                out += [" ".join(s.split()) for s in sentences(page) if 6 <= len(s.split()) <= 60]
+    return out
+
+
+def write_corpus(folder: Path, chunks: int, sample_docs: Path, seed: int = 7) -> list[str]:
+    """Markdown files of about ``chunks`` sections; returns known-item queries drawn from the text."""
+    rng = random.Random(seed)
+    pool = _sentences(sample_docs)
+    folder.mkdir(parents=True, exist_ok=True)
+    queries: list[str] = []
+    for f in range((chunks + SECTIONS_PER_FILE - 1) // SECTIONS_PER_FILE):
+        parts = [f"# Station record {f}\n"]
+        for s in range(min(SECTIONS_PER_FILE, chunks - f * SECTIONS_PER_FILE)):
+            text, ident = "", f"TMR-{rng.randrange(10_000, 99_999)}"
+            while len(text) < SECTION_CHARS - 120:
+                sentence = re.sub(r"\d", lambda _: str(rng.randrange(10)), rng.choice(pool))
+                text += sentence + " "
+            text += f"Reference {ident}."
+            parts.append(f"## Entry {f}.{s}\n\n{text.strip()}\n")
+            if rng.random() < 0.05:
+                words = text.split()
+                start = rng.randrange(max(1, len(words) - 8))
+                queries.append(" ".join(words[start : start + 7]))
+        (folder / f"record-{f:05d}.md").write_text("\n".join(parts))
+    return queries
+
+
+def _du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]  # noqa: E731
+    return {"p50_ms": round(1000 * pick(0.5), 2), "p95_ms": round(1000 * pick(0.95), 2)}
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def run_ours(corpus: str, index: str, queries: list[str], overrides: dict[str, str]) -> dict[str, Any]:
+    import dataclasses
+
+    from rag.config import load_config
+    from rag.pipeline import Rag
+    from rag.rerank import make_reranker
+
+    config = load_config(None, {"embed.cache": "false", **overrides, "index.path": index})
+    rag = Rag.open(config=config)
+    rag.embedder.model  # load before timing, as LangChain's side does  # noqa: B018
+    rag.embedder.encode_seconds = 0.0
+    t = time.perf_counter()
+    report = rag.ingest(corpus, progress=False)
+    ingest_s = time.perf_counter() - t
+    encode_s = rag.embedder.encode_seconds
+    n_chunks = rag.index.count()
+    texts = [c.text for c in rag.index.iter_chunks()]
+    t = time.perf_counter()
+    rag.embedder.encode(texts, use_cache=False)
+    raw_s = time.perf_counter() - t
+    latency: dict[str, Any] = {}
+    rag.index.bm25()  # built once after ingestion, not per query
+    for name, mode, rerank in (("bm25", "bm25", "none"), ("dense", "dense", "none"), ("hybrid", "hybrid", "none"),
+                               ("hybrid+prf", "hybrid", "prf")):
+        rag.retriever.config = dataclasses.replace(config.retrieval, mode=mode)
+        rag.retriever.reranker = make_reranker(rerank, rag)
+        rag.retriever.search(queries[0], 10)  # warm
+        times = []
+        for q in queries:
+            t = time.perf_counter()
+            rag.retriever.search(q, 10)
+            times.append(time.perf_counter() - t)
+        latency[name] = _percentiles(times)
+    return {
+        "chunks": n_chunks, "files": len(report.files), "ingest_s": round(ingest_s, 2),
+        "ingest_chunks_per_s": round(n_chunks / ingest_s, 2), "embedding_s_in_ingest": round(encode_s, 2),
+        "share_outside_embedding": round(1 - encode_s / ingest_s, 3), "raw_embed_chunks_per_s": round(len(texts) / raw_s, 2),
+        "latency": latency, "index_mb": round(_du(Path(index)) / 2**20, 1), "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _langchain_embeddings() -> Any:
+    from langchain_core.embeddings import Embeddings
+
+    from rag.models import Embedder
+
+    class MiniLM(Embeddings):  # the same model and weights as ours
+        def __init__(self) -> None:
+            self.model = Embedder("minilm", 256, 32, "fp32", 0).model
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return self.model.encode(texts, batch_size=32, normalize_embeddings=True).tolist()
+
+        def embed_query(self, text: str) -> list[float]:
+            return self.model.encode([text], normalize_embeddings=True)[0].tolist()
+
+    return MiniLM()
+
+
+def run_langchain(corpus: str, index: str, queries: list[str]) -> dict[str, Any]:
+    """The usual notebook recipe: loaders, RecursiveCharacterTextSplitter, Chroma.from_documents, and an
+    EnsembleRetriever of BM25Retriever and the Chroma retriever."""
+    from langchain_chroma import Chroma
+    from langchain_classic.retrievers import EnsembleRetriever
+    from langchain_community.document_loaders import PyPDFLoader, TextLoader
+    from langchain_community.retrievers import BM25Retriever
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    embeddings = _langchain_embeddings()
+    t = time.perf_counter()
+    docs = []
+    for path in sorted(Path(corpus).rglob("*")):
+        if path.suffix == ".pdf":
+            docs += PyPDFLoader(str(path)).load()
+        elif path.suffix in (".md", ".txt"):
+            docs += TextLoader(str(path), encoding="utf-8").load()
+    splits = RecursiveCharacterTextSplitter(chunk_size=900, chunk_overlap=120).split_documents(docs)
+    store = Chroma.from_documents(splits, embeddings, persist_directory=index)
+    ingest_s = time.perf_counter() - t
+    t = time.perf_counter()
+    bm25 = BM25Retriever.from_documents(splits, k=10)
+    bm25_build_s = time.perf_counter() - t
+    ensemble = EnsembleRetriever(retrievers=[bm25, store.as_retriever(search_kwargs={"k": 10})], weights=[0.5, 0.5])
+    latency = {}
+    for name, retriever in (("bm25", bm25), ("dense", store.as_retriever(search_kwargs={"k": 10})), ("hybrid", ensemble)):
+        retriever.invoke(queries[0])
+        times = []
+        for q in queries:
+            t = time.perf_counter()
+            retriever.invoke(q)
+            times.append(time.perf_counter() - t)
+        latency[name] = _percentiles(times)
+    return {"chunks": len(splits), "ingest_s": round(ingest_s, 2), "ingest_chunks_per_s": round(len(splits) / ingest_s, 2),
+            "bm25_build_s": round(bm25_build_s, 2), "latency": latency, "index_mb": round(_du(Path(index)) / 2**20, 1),
+            "peak_rss_mb": _peak_rss_mb()}
+
+
+def _in_child(fn: Any, *args: Any) -> dict[str, Any]:
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def run(sizes: list[int], out: Path, sample_docs: Path, n_queries: int = 50, langchain: bool = True,
+        overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / "work"
+    results: dict[str, Any] = {"sizes": [], "machine": _machine()}
+    for size in sizes:
+        shutil.rmtree(work, ignore_errors=True)
+        corpus = work / "corpus"
+        queries = write_corpus(corpus, size, sample_docs)
+        queries = (queries * (n_queries // max(1, len(queries)) + 1))[:n_queries]
+        row: dict[str, Any] = {"size": size, "queries": len(queries)}
+        log.warning("bench: %d chunks, ours...", size)
+        row["ours"] = _in_child(run_ours, str(corpus), str(work / "ours"), queries, overrides or {})
+        if langchain:
+            log.warning("bench: %d chunks, LangChain recipe...", size)
+            try:
+                row["langchain"] = _in_child(run_langchain, str(corpus), str(work / "langchain"), queries)
+            except ImportError as exc:
+                row["langchain"] = {"skipped": f"LangChain comparison needs the bench extras ({exc})"}
+        results["sizes"].append(row)
+    shutil.rmtree(work, ignore_errors=True)
+    (out / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "bench.md").write_text(markdown(results))
+    plot(results, out / "latency.png")
+    return results
+
+
+def _machine() -> dict[str, Any]:
+    import os
+    import platform
+
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()}
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = ["| chunks | system | ingest chunks/s | raw embed chunks/s | outside embedding | BM25 p50 ms | dense p50 ms | "
+             "hybrid p50 / p95 ms | hybrid+prf p50 ms | index MB | peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in results["sizes"]:
+        for system in ("ours", "langchain"):
+            r = row.get(system)
+            if not r or "skipped" in r:
+                continue
+            lat = r["latency"]
+            lines.append(
+                f"| {row['size']} | {'situated-rag' if system == 'ours' else 'LangChain recipe'} | {r['ingest_chunks_per_s']} | "
+                f"{r.get('raw_embed_chunks_per_s', '')} | {r.get('share_outside_embedding', '')} | {lat['bm25']['p50_ms']} | "
+                f"{lat['dense']['p50_ms']} | {lat['hybrid']['p50_ms']} / {lat['hybrid']['p95_ms']} | "
+                f"{lat.get('hybrid+prf', {}).get('p50_ms', '')} | {r['index_mb']} | {r['peak_rss_mb']} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log.warning("matplotlib is not installed: no plot")
+        return
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for system, label in (("ours", "situated-rag hybrid"), ("langchain", "LangChain EnsembleRetriever")):
+        points = [(row["size"], row[system]["latency"]["hybrid"]["p50_ms"]) for row in results["sizes"]
+                  if system in row and "latency" in row[system]]
+        if points:
+            ax.plot(*zip(*points), marker="o", label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("chunks in the index")
+    ax.set_ylabel("hybrid query latency p50 (ms)")
+    ax.legend()
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
