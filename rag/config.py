@@ -44,9 +44,10 @@ class ChunkConfig:
 @dataclass(frozen=True)
 class ContextConfig:
     # defaults chosen by the ablation in docs/benchmarks.md: the title/heading path and acronym expansions help,
-    # a document summary and neighbouring text (same for many chunks) blur the vectors and are off by default
-    mode: str = "residual"  # none | prefix | residual
-    alpha: float = 0.5  # residual weight of the chunk-only embedding
+    # a document summary and neighbouring text (same for many chunks) blur the vectors and are off by default;
+    # "additive" matches "residual" in quality and reads each chunk once
+    mode: str = "additive"  # none | prefix | residual | additive (see rag/vectors.py)
+    alpha: float = 0.7  # residual/additive: weight of the chunk-only embedding
     max_tokens: int = 64  # budget for the context string in the embedded text
     neighbour_chars: int = 0
     summary_sentences: int = 0

@@ -3,6 +3,8 @@
 - ``none``: the chunk alone.
 - ``prefix``: context + chunk, the context budgeted so every token of the chunk is read.
 - ``residual`` (SitEmb-style): ``normalize(a * e(chunk) + (1 - a) * e(context + chunk))``.
+- ``additive``: ``normalize(a * e(chunk) + (1 - a) * e(context))``: the context embedded alone, so the chunk is
+  read once and repeated contexts (chunks of one section) are embedded once.
 
 A chunk longer than the embedder reads is cut into overlapping windows; each window gets its own vector and
 the chunk is scored by its best window at query time.
@@ -15,7 +17,7 @@ import numpy as np
 from rag.models import Embedder
 from rag.types import Chunk
 
-MODES = ("none", "prefix", "residual")
+MODES = ("none", "prefix", "residual", "additive")
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 
 
@@ -39,6 +41,13 @@ def chunk_vectors(
     plain = [window_texts(c, embedder, False, overlap) for c in chunks]
     if mode == "none":
         return _encode_groups(plain, embedder, progress)
+    if mode == "additive":
+        # one extra short, often repeated text per chunk instead of a second pass over the whole chunk
+        plain_vecs = _encode_groups(plain, embedder, progress)
+        contexts = [c.context or c.title or "" for c in chunks]
+        unique = sorted(set(contexts))
+        lookup = dict(zip(unique, embedder.encode(unique)))
+        return [_normalize(alpha * p + (1 - alpha) * lookup[ctx]) if ctx else p for p, ctx in zip(plain_vecs, contexts)]
     situated = [window_texts(c, embedder, True, overlap) for c in chunks]
     if mode == "prefix":
         return _encode_groups(situated, embedder, progress)

@@ -24,3 +24,29 @@ def test_stream_yields_retrieval_then_tokens_then_answer(sample_rag) -> None:  #
     assert tokens
     assert "".join(tokens).strip() == events[-1].answer.text
     assert events[-1].answer.timings["first_token"] <= events[-1].answer.timings["total"]
+
+
+def test_unrelated_question_abstains_without_the_llm(sample_rag) -> None:  # noqa: ANN001
+    answer = sample_rag.ask("Quantum chromodynamics of gluon plasma")
+    assert answer.abstained
+    assert answer.text == sample_rag.config.generate.abstain_text
+    assert answer.passages  # the closest passages are still listed
+    assert "first_token" not in answer.timings  # the model was not asked
+
+
+def test_unanswerable_question_abstains(sample_rag) -> None:  # noqa: ANN001
+    # the corpus never states a budget; the answer must say so rather than invent one
+    answer = sample_rag.ask("What is the annual operating budget of Tarnwick Marine Research Station?")
+    assert answer.abstained
+    assert answer.text.startswith(sample_rag.config.generate.abstain_text)
+    assert not answer.citations
+
+
+def test_follow_up_is_rewritten_into_a_standalone_question(sample_rag) -> None:  # noqa: ANN001
+    history = [
+        {"role": "user", "content": "Which buoys are in the offshore array?"},
+        {"role": "assistant", "content": "The array has three buoys: B1, B2 and B3 [1]."},
+    ]
+    standalone = sample_rag.standalone_question("When was the third one deployed?", history)
+    assert "B3" in standalone or "buoy" in standalone.lower()
+    assert "deploy" in standalone.lower()

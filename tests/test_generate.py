@@ -1,0 +1,62 @@
+"""Prompt budgeting, citation attribution and answer support on written examples (no model needed)."""
+
+from rag.compress import compress, whole
+from rag.generate import build_prompt, cite, estimate_tokens, is_abstention, unsupported
+from rag.types import Chunk, Hit
+
+PASSAGES = [
+    "The desalination plant produces 4,000 litres of potable water per day. Membrane filters are replaced every 90 days.",
+    "The ferry MV Gannet Rock calls on Thursdays. It leaves the harbour at 14:30 and returns at 18:00.",
+    "Divers may stay at most 40 minutes on a single dive. No more than two dives per diver per day are allowed.",
+]
+
+
+def _hits() -> list[Hit]:
+    return [Hit(Chunk(id=f"d{i}:0", doc_id=f"d{i}", text=t, source=f"doc{i}.md", page_start=i + 1, page_end=i + 1,
+                      char_start=100, char_end=100 + len(t)), 1.0 - i / 10, "fused") for i, t in enumerate(PASSAGES)]
+
+
+def test_budget_drops_whole_passages_and_says_so() -> None:
+    hits = _hits()
+    prompt = build_prompt("When does the ferry leave?", whole(hits), max_prompt_tokens=200, abstain_text="No.")
+    text = prompt.messages[1]["content"]
+    assert prompt.dropped == len(hits) - len(prompt.passages) >= 1
+    for hit in prompt.passages:  # whatever is kept is kept whole
+        assert hit.chunk.text in text
+    total = sum(estimate_tokens(m["content"]) for m in prompt.messages)
+    assert total <= 200 + 40
+    assert build_prompt("q", whole(hits), 10_000, "No.").dropped == 0
+
+
+def test_marked_and_unmarked_sentences_get_citations_with_spans() -> None:
+    hits = _hits()
+    answer = "The ferry leaves at 14:30 [2]. Divers may stay at most 40 minutes on a single dive."
+    citations = cite(answer, hits)
+    assert [(c.n, c.source, c.page) for c in citations] == [(2, "doc1.md", 2), (3, "doc2.md", 3)]
+    for c in citations:
+        chunk = hits[c.n - 1].chunk
+        assert chunk.text[c.char_start - chunk.char_start : c.char_end - chunk.char_start] == c.quote
+    assert "14:30" in citations[0].quote and "40 minutes" in citations[1].quote
+    assert cite("Penguins enjoy jazz music on Sundays.", hits) == []  # no support, no citation
+
+
+def test_invented_numbers_are_unsupported() -> None:
+    hits = _hits()
+    assert unsupported("The ferry leaves at 14:30 [2].", hits) == ""
+    assert "16:00" in unsupported("The ferry leaves at 16:00 [2].", hits)
+    assert "14:30" in unsupported("The plant makes water at 14:30 [1].", hits)  # not in the cited passage
+    assert unsupported("Penguins enjoy jazz music on Sundays.", hits)
+    assert is_abstention("I could not find this in the documents.", "I could not find this in the documents.")
+    assert not is_abstention("The ferry leaves at 14:30.", "I could not find this in the documents.")
+
+
+def test_compression_keeps_the_relevant_sentences_within_budget(sample_rag) -> None:  # noqa: ANN001
+    e = sample_rag.embedder
+    evidence = compress("How long may a diver stay underwater?", _hits(), e.encode, e.encode_query, 25, estimate_tokens)
+    kept = " ".join(ev.text for ev in evidence)
+    assert "40 minutes" in kept
+    assert sum(estimate_tokens(ev.text) for ev in evidence) <= 25 + estimate_tokens(PASSAGES[2])
+    assert len(kept) < sum(len(p) for p in PASSAGES) / 2
+    for ev in evidence:
+        for a, b in ev.spans:
+            assert ev.hit.chunk.text[a:b] in ev.text
