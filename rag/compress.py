@@ -39,8 +39,29 @@ def _sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# sentences that address the model rather than state facts: prompt-injection attempts inside documents
+_INJECTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|directions)\b|\byou are now\b|"
+    r"\b(reply|respond|answer)\s+only\s+with\b|\bsystem prompt\b|\bnew instructions?\b",
+    re.I,
+)
+
+
+def is_injection(sentence: str) -> bool:
+    return bool(_INJECTION.search(sentence))
+
+
 def whole(hits: list[Hit]) -> list[Evidence]:
-    return [Evidence(h, h.chunk.text.strip(), ((0, len(h.chunk.text)),)) for h in hits]
+    """Each passage as it is, minus sentences that try to instruct the model."""
+    out = []
+    for h in hits:
+        text = h.chunk.text
+        spans = [(a, b) for a, b in _sentence_spans(text) if not is_injection(text[a:b])]
+        if len(spans) == len(_sentence_spans(text)):
+            out.append(Evidence(h, text.strip(), ((0, len(text)),)))
+        elif spans:
+            out.append(Evidence(h, " ".join(text[a:b] for a, b in spans), tuple(spans)))
+    return out
 
 
 def compress(
@@ -53,7 +74,8 @@ def compress(
     lexical: float = 0.3,
 ) -> list[Evidence]:
     """Evidence per passage (passages left with no sentence are dropped), rank order kept."""
-    per_hit = [_sentence_spans(h.chunk.text) or [(0, len(h.chunk.text))] for h in hits]
+    per_hit = [[(a, b) for a, b in (_sentence_spans(h.chunk.text) or [(0, len(h.chunk.text))])
+                if not is_injection(h.chunk.text[a:b])] for h in hits]
     texts = [h.chunk.text[a:b] for h, spans in zip(hits, per_hit) for a, b in spans]
     if not texts:
         return []

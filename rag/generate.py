@@ -107,7 +107,8 @@ def unsupported(answer: str, passages: list[Hit], min_term_support: float = 0.5)
     body = _MARKER.sub("", answer)
     cited = {int(g) for m in _MARKER.finditer(answer) for g in m.groups() if g and 1 <= int(g) <= len(passages)}
     # numbers must come from the passages the answer cites (all passages when it cites none)
-    evidence = " ".join(h.chunk.text for i, h in enumerate(passages, 1) if not cited or i in cited)
+    # the prompt's passage headers (source, page, section) count as evidence too: models echo them
+    evidence = " ".join(f"{passage_header(i, h)} {h.chunk.text}" for i, h in enumerate(passages, 1) if not cited or i in cited)
     numbers = set(_NUMBER.findall(evidence))
     invented = [n for n in _NUMBER.findall(body) if n not in numbers and n.replace(",", "") not in numbers]
     if invented:
