@@ -1,6 +1,7 @@
 """The Gradio app, served on 127.0.0.1 and called through its API with gradio_client."""
 
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +52,18 @@ def test_upload_names_cannot_escape_the_upload_folder() -> None:
     assert safe_name("..\\windows\\evil.md") == "evil.md"
     assert safe_name('report "final" ü.pdf') == "report _final_ ü.pdf"
     assert safe_name("..") == "upload"
+
+
+def test_indexed_pdfs_are_served_and_nothing_else(served: str, sample_rag) -> None:  # noqa: ANN001
+    import urllib.error
+    import urllib.request
+
+    from ui.app import pdf_links
+
+    links = pdf_links(sample_rag)
+    url = links["sample_docs/operations-manual.pdf"]
+    with urllib.request.urlopen(served.rstrip("/") + url) as response:
+        assert response.read(5) == b"%PDF-"
+    outside = Path(sample_rag.config.index.path) / "manifest.sqlite3"  # exists, but not under an ingested folder
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(served.rstrip("/") + f"/gradio_api/file={outside.resolve()}")

@@ -56,16 +56,17 @@ def build_app(rag: Rag) -> gr.Blocks:
         history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
         sources = ""
         yield history, gr.skip(), ""
+        files = pdf_links(rag)
         for event in session_rag(overrides).stream(message, history=prior or None):
             if isinstance(event, RetrievalDone):
-                sources = render_sources(event.hits)
+                sources = render_sources(event.hits, files=files)
             elif isinstance(event, Token):
                 history[-1]["content"] += event.text
             elif isinstance(event, Failed):
                 history[-1]["content"] = f"Error: {event.message}"
             elif isinstance(event, AnswerDone):
                 history[-1]["content"] = link_citations(event.answer)
-                sources = render_sources(event.answer.passages, event.answer)
+                sources = render_sources(event.answer.passages, event.answer, files)
             yield history, sources, ""
 
     def ask_api(question: str) -> tuple[str, list[dict]]:
@@ -199,6 +200,16 @@ def build_app(rag: Rag) -> gr.Blocks:
     return app
 
 
+def pdf_links(rag: Rag) -> dict[str, str]:
+    """Where the app serves each indexed PDF (only files under the ingested folders are served)."""
+    return {d.source: f"/gradio_api/file={d.path}" for d in rag.documents() if d.path.lower().endswith(".pdf")}
+
+
+def served_paths(rag: Rag) -> list[str]:
+    """The folders the app may serve files from: the ingested roots and its upload folder, nothing else."""
+    return [str(p) for p in rag.roots()] + [str(Path(rag.config.index.path).resolve() / "uploads")]
+
+
 def _get(rag: Rag, dotted: str) -> Any:
     section, key = dotted.split(".")
     return getattr(getattr(rag.config, section), key)
@@ -231,5 +242,5 @@ def serve(rag: Rag, block: bool = True, no_auth: bool = False) -> tuple[gr.Block
     app.queue(default_concurrency_limit=1)  # one generation at a time on a 2-core machine; others wait in line
     print(f"situated-rag: serving on http://{ui.host}:{ui.port} (index {rag.config.index.path})", flush=True)
     _, url, _ = app.launch(server_name=ui.host, server_port=ui.port, auth=auth, prevent_thread_lock=not block,
-                           quiet=True, css=CSS, footer_links=["api"])
+                           quiet=True, css=CSS, footer_links=["api"], allowed_paths=served_paths(rag))
     return app, url

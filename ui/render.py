@@ -20,8 +20,9 @@ CSS = """
 _MARKER = re.compile(r"\[(\d{1,2})\]")
 
 
-def render_sources(hits: tuple[Hit, ...] | list[Hit], answer: Answer | None = None) -> str:
-    """Source cards; once an answer is done, cited passages are marked and their quoted spans highlighted."""
+def render_sources(hits: tuple[Hit, ...] | list[Hit], answer: Answer | None = None, files: dict[str, str] | None = None) -> str:
+    """Source cards; once an answer is done, cited passages are marked and their quoted spans highlighted.
+    ``files`` maps a source to the URL the app serves it at, so a PDF opens at the cited page."""
     if not hits:
         return "<p>No passages found.</p>"
     spans: dict[str, list[tuple[int, int]]] = {}
@@ -40,6 +41,9 @@ def render_sources(hits: tuple[Hit, ...] | list[Hit], answer: Answer | None = No
             if value
         )
         section = f" &middot; {html.escape(c.section)}" if c.section else ""
+        url = (files or {}).get(c.source)
+        if url:  # the browser's PDF viewer honours #page=N
+            section += f' &middot; <a href="{html.escape(url)}#page={c.page_start}" target="_blank">open page {c.page_start}</a>'
         cards.append(
             f'<div class="source-card {label}" data-chunk="{html.escape(c.id)}" id="source-{n}">'
             f'<div class="where">[{n}] {html.escape(c.source)} &middot; page {c.page_start}</div>'
