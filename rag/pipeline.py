@@ -205,8 +205,12 @@ class Rag:
         except IngestError as exc:
             self.index.record_failure(_doc_id(f.source), f.source, str(f.path), exc.reason)
             return FileResult(f.source, "failed", reason=exc.reason)
+        except FileNotFoundError:
+            reason = "file disappeared while reading"
+            self.index.record_failure(_doc_id(f.source), f.source, str(f.path), reason)
+            return FileResult(f.source, "failed", reason=reason)
         except OSError as exc:
-            reason = f"cannot read file: {exc.strerror or exc}"
+            reason = "permission denied" if isinstance(exc, PermissionError) else f"cannot read file: {exc.strerror or exc}"
             self.index.record_failure(_doc_id(f.source), f.source, str(f.path), reason)
             return FileResult(f.source, "failed", reason=reason)
         record = DocRecord(_doc_id(f.source), f.source, str(f.path), sha, f.size, f.mtime, "ok", "", 0, doc.title,

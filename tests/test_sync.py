@@ -71,3 +71,15 @@ def test_failed_file_is_reported_and_the_rest_indexed(tmp_path: Path, make_rag) 
     assert [f.path for f in failed] == ["docs/broken.pdf"]
     assert "corrupt" in failed[0].reason
     assert len(report.by_status("added")) == 3
+
+
+def test_file_that_vanishes_between_scan_and_read(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
+    from ingest.sync import SourceFile
+
+    docs = _corpus(tmp_path / "docs")
+    rag = make_rag()
+    ghost = docs / "ghost.md"
+    pending: list = []
+    gone = rag._prepare_file(SourceFile(ghost, "docs/ghost.md", 10, 1.0), "added", None, pending)
+    assert (gone.status, gone.reason) == ("failed", "file disappeared while reading")
+    assert [d.status for d in rag.documents() if d.source == "docs/ghost.md"] == ["failed"]
