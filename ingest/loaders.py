@@ -9,9 +9,9 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from rag.errors import IngestError
 
@@ -236,7 +236,8 @@ def load_docx(path: Path, source: str) -> Document:
         if tag == "p":
             para = docx.text.paragraph.Paragraph(child, document)
             style = (para.style.name or "") if para.style is not None else ""
-            level = int(style.split()[-1]) if style.startswith("Heading") and style.split()[-1].isdigit() else (1 if style == "Title" else 0)
+            last = style.split()[-1] if style else ""
+            level = int(last) if style.startswith("Heading") and last.isdigit() else (1 if style == "Title" else 0)
             add(para.text, level)
         elif tag == "tbl":
             table = docx.table.Table(child, document)

@@ -12,7 +12,6 @@ from dataclasses import replace
 
 from rag.types import Chunk
 
-
 _LONG_FORM = re.compile(r"^\w[\w\s\-,/'&.]*$")
 
 
@@ -24,19 +23,19 @@ def _is_short_form(s: str) -> bool:
 
 
 def _best_long_form(short: str, long: str) -> str | None:
-    s, l = len(short) - 1, len(long) - 1
+    s, at = len(short) - 1, len(long) - 1
     while s >= 0:
         c = short[s].lower()
         if not c.isalnum():
             s -= 1
             continue
-        while l >= 0 and (long[l].lower() != c or (s == 0 and l > 0 and long[l - 1].isalnum())):
-            l -= 1
-        if l < 0:
+        while at >= 0 and (long[at].lower() != c or (s == 0 and at > 0 and long[at - 1].isalnum())):
+            at -= 1
+        if at < 0:
             return None
-        l -= 1
+        at -= 1
         s -= 1
-    start = long.rfind(" ", 0, l + 1) + 1
+    start = long.rfind(" ", 0, at + 1) + 1
     return long[start:].strip()
 
 
@@ -88,7 +87,7 @@ def find_acronyms(text: str) -> dict[str, str]:
 
 def acronyms_in(text: str, acronyms: dict[str, str]) -> tuple[str, ...]:
     """``SHORT=Long Form`` for each known acronym that ``text`` uses by its short form."""
-    return tuple(f"{s}={l}" for s, l in sorted(acronyms.items()) if re.search(rf"(?<!\w){re.escape(s)}(?!\w)", text))
+    return tuple(f"{s}={long}" for s, long in sorted(acronyms.items()) if re.search(rf"(?<!\w){re.escape(s)}(?!\w)", text))
 
 
 def keyphrases(text: str, n: int = 6) -> tuple[str, ...]:

@@ -7,8 +7,8 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from rag.config import Config, load_config
 from rag.errors import RagError
@@ -139,7 +139,7 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
         print(f"{report.summary()}; {rag.index.count()} chunks in {config.index.path}")
         acronyms = rag.retriever.acronyms
         if acronyms:
-            shown = ", ".join(f"{s} = {l}" for s, l in list(sorted(acronyms.items()))[:8])
+            shown = ", ".join(f"{short} = {long}" for short, long in list(sorted(acronyms.items()))[:8])
             print(f"acronyms known: {len(acronyms)} ({shown}{', ...' if len(acronyms) > 8 else ''})")
     return 1 if report.failed else 0
 
@@ -264,16 +264,15 @@ def cmd_doctor(args: argparse.Namespace, config: Config) -> int:
         problems = rag.index.doctor(repair=args.repair)
         for p in problems:
             print(p)
-        print(f"{len(problems)} problem(s) found{'; repaired (run rag ingest again to re-add removed files)' if args.repair and problems else ''}"
+        repaired = "; repaired (run rag ingest again to re-add removed files)" if args.repair and problems else ""
+        print(f"{len(problems)} problem(s) found{repaired}"
               f"; {rag.index.count()} chunks in {len(rag.documents())} documents")
     return 1 if problems and not args.repair else 0
 
 
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from rag.pipeline import Rag
-    from ui.app import serve
-
-    from ui.app import check_exposure
+    from ui.app import check_exposure, serve
 
     check_exposure(config.ui.host, config.ui.username, config.ui.password, args.no_auth)  # fail before loading anything
     rag = Rag.open(config=config)
@@ -303,7 +302,8 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-COMMANDS = {"bench": cmd_bench, "doctor": cmd_doctor, "ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "list": cmd_list, "delete": cmd_delete,
+COMMANDS = {"bench": cmd_bench, "doctor": cmd_doctor, "ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask,
+            "list": cmd_list, "delete": cmd_delete,
             "serve": cmd_serve, "eval": cmd_eval}
 
 if __name__ == "__main__":

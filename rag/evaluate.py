@@ -21,9 +21,10 @@ import re
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ingest.chunking import doc_id_for, sha
 from ingest.enrich import Prepared, enrich

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from fnmatch import fnmatch
-from typing import Any, Mapping
+from typing import Any
 
 from rag.types import Chunk
 

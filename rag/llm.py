@@ -10,8 +10,9 @@ import logging
 import os
 import queue
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 
 from rag.errors import ModelError
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
@@ -17,10 +18,10 @@ from ingest.loaders import load
 from ingest.metadata import acronyms_in
 from ingest.sync import Known, SourceFile, file_sha256, plan, scan
 from rag import topics
+from rag.compress import compress, whole
 from rag.config import Config, load_config
 from rag.errors import IngestError, RagError
 from rag.filters import Filters
-from rag.compress import compress, whole
 from rag.generate import (
     CHARS_PER_TOKEN,
     build_prompt,
@@ -247,7 +248,8 @@ class Rag:
 
     def add_prepared(self, docs: list[Prepared], progress: bool = True) -> None:
         """Index documents that arrive already chunked (evaluation sets); no files are read."""
-        pending = [_Pending(DocRecord(_doc_id(d.source), d.source, "", "", 0, 0.0, "ok", "", 0, d.title, {"acronyms": d.acronyms}), d, "added")
+        pending = [_Pending(DocRecord(_doc_id(d.source), d.source, "", "", 0, 0.0, "ok", "", 0, d.title, {"acronyms": d.acronyms}),
+                            d, "added")
                    for d in docs]
         self._write(pending, progress)
         self.index.set_state("signature", json.dumps(self._signature()))
@@ -345,7 +347,8 @@ class Rag:
 
         data = load_dataset(dataset)
         if data.kind != "pages":
-            raise RagError(f"{dataset}: only page-level question files are scored on an existing index; use 'rag eval' for {data.kind} sets")
+            raise RagError(f"{dataset}: only page-level question files are scored on an existing index; "
+                           f"use 'rag eval' for {data.kind} sets")
         return run_queries(self, data)
 
     def complete(self, prompt: str, max_tokens: int = 256) -> str:

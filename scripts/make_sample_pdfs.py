@@ -15,7 +15,7 @@ Usage:  python scripts/make_sample_pdfs.py [output_dir]
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fpdf import FPDF
@@ -23,7 +23,7 @@ from fpdf.enums import XPos, YPos
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "sample_docs"
-CREATED = datetime(2024, 6, 12, 9, 0, 0, tzinfo=timezone.utc)
+CREATED = datetime(2024, 6, 12, 9, 0, 0, tzinfo=UTC)
 
 # Block kinds: ("title", text), ("subtitle", text), ("meta", text),
 # ("h1", text), ("h2", text), ("p", text), ("bullets", [items]),

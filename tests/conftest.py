@@ -20,6 +20,14 @@ SAMPLE_DOCS = ROOT / "sample_docs"
 TEST_MODEL = "qwen2.5-coder-0.5b"  # the faster packaged generator; the default 1.5B is exercised by `make run`
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def make_config(index: Path, **overrides: str) -> Config:
     values = {"index.path": str(index), "generate.model": TEST_MODEL, "generate.max_tokens": "96", **overrides}
     return load_config(None, values, environ={})

@@ -6,21 +6,16 @@ else to a temp folder.
 
 import os
 import shutil
-import socket
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.conftest import free_port
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +23,7 @@ def app_url(sample_rag):  # noqa: ANN001
     from rag.pipeline import Rag
     from ui.app import serve
 
-    rag = Rag(replace(sample_rag.config, ui=replace(sample_rag.config.ui, port=_free_port())), index=sample_rag.index)
+    rag = Rag(replace(sample_rag.config, ui=replace(sample_rag.config.ui, port=free_port())), index=sample_rag.index)
     app, url = serve(rag, block=False)
     yield url
     app.close()

@@ -9,19 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_config
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import free_port, make_config
 
 
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory: pytest.TempPathFactory):
     exe = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-    port = _free_port()
+    port = free_port()
     data = tmp_path_factory.mktemp("chroma-server")
     proc = subprocess.Popen([exe, "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -64,4 +58,4 @@ def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     from rag.pipeline import Rag
 
     with pytest.raises(RagError, match="Chroma server"):
-        Rag.open(config=make_config(tmp_path / "idx", **{"index.chroma_url": f"http://127.0.0.1:{_free_port()}"}))
+        Rag.open(config=make_config(tmp_path / "idx", **{"index.chroma_url": f"http://127.0.0.1:{free_port()}"}))

@@ -85,8 +85,8 @@ def test_mix_and_none() -> None:
 
 def test_unknown_method_is_a_clear_error(tmp_path: Path) -> None:
     from rag.errors import ConfigError
-    from tests.conftest import make_config
     from rag.pipeline import Rag
+    from tests.conftest import make_config
 
     with pytest.raises(ConfigError, match="rerank.method must be one of"):
         Rag.open(config=make_config(tmp_path / "i", **{"rerank.method": "magic"}))

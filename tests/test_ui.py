@@ -1,15 +1,10 @@
 """The Gradio app, served on 127.0.0.1 and called through its API with gradio_client."""
 
-import socket
 from pathlib import Path
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import free_port
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +13,7 @@ def served(sample_rag):  # noqa: ANN001
 
     from ui.app import serve
 
-    sample_rag.config = replace(sample_rag.config, ui=replace(sample_rag.config.ui, port=_free_port()))
+    sample_rag.config = replace(sample_rag.config, ui=replace(sample_rag.config.ui, port=free_port()))
     app, url = serve(sample_rag, block=False)
     yield url
     app.close()

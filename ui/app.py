@@ -7,8 +7,9 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -171,7 +172,8 @@ def build_app(rag: Rag) -> gr.Blocks:
                 gr.Radio(["rrf", "convex"], value=defaults["retrieval.fusion"], label="Fusion"),
                 gr.Dropdown(["none", "prf", "maxsim", "cross-encoder", "llm"], value=defaults["rerank.method"], label="Reranker"),
                 gr.Slider(1, 10, step=1, value=defaults["generate.passages"], label="Passages for the answer (top-k)", elem_id="top-k"),
-                gr.Radio(["none", "prefix", "residual", "additive"], value=defaults["context.mode"], label="Context mode (applies on re-ingest)"),
+                gr.Radio(["none", "prefix", "residual", "additive"], value=defaults["context.mode"],
+                         label="Context mode (applies on re-ingest)"),
                 gr.Textbox(value=defaults["generate.model"], label="LLM model (packaged name or .gguf path)"),
                 gr.Slider(500, 6000, step=100, value=defaults["generate.max_prompt_tokens"], label="Prompt budget (tokens)"),
                 gr.Slider(32, 1024, step=32, value=defaults["generate.max_tokens"], label="Answer length (tokens)"),
