@@ -137,6 +137,10 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
             if f.status in ("failed", "skipped"):
                 print(f"{f.status}: {f.path}: {f.reason}", file=sys.stderr)
         print(f"{report.summary()}; {rag.index.count()} chunks in {config.index.path}")
+        chunks = list(rag.index.iter_chunks())
+        topics = {t for c in chunks for t in c.topics}
+        with_phrases = sum(1 for c in chunks if c.keyphrases)
+        print(f"generated metadata: keyphrases on {with_phrases} chunks, {len(rag.retriever.acronyms)} acronyms, {len(topics)} topics")
         acronyms = rag.retriever.acronyms
         if acronyms:
             shown = ", ".join(f"{short} = {long}" for short, long in list(sorted(acronyms.items()))[:8])

@@ -56,6 +56,9 @@ class Citation:
 
 @dataclass(frozen=True)
 class Answer:
+    """An answer with what it rests on. ``passages`` are the hits the model read (or, when it abstained, the
+    closest ones); ``timings`` holds seconds per stage plus ``prompt_tokens`` and ``dropped_passages``."""
+
     text: str
     citations: tuple[Citation, ...]
     passages: tuple[Hit, ...]
@@ -66,6 +69,8 @@ class Answer:
 
 @dataclass(frozen=True)
 class FileResult:
+    """What ingestion did with one file, and why when it failed or skipped it."""
+
     path: str
     status: str  # added | updated | unchanged | removed | failed | skipped
     chunks: int = 0
@@ -74,6 +79,8 @@ class FileResult:
 
 @dataclass(frozen=True)
 class IngestReport:
+    """Per-file outcomes of one ``Rag.ingest`` call."""
+
     files: tuple[FileResult, ...] = ()
 
     def by_status(self, status: str) -> list[FileResult]:
@@ -97,16 +104,22 @@ class RetrievalDone:
 
 @dataclass(frozen=True)
 class Token:
+    """Stream event: the next piece of the answer text."""
+
     text: str
 
 
 @dataclass(frozen=True)
 class AnswerDone:
+    """Stream event: the finished answer with its citations (always the last event unless ``Failed``)."""
+
     answer: Answer
 
 
 @dataclass(frozen=True)
 class Failed:
+    """Stream event: something went wrong (a model could not load, a server did not answer)."""
+
     message: str
 
 

@@ -111,3 +111,24 @@ def test_expansion_only_query_finds_acronym_only_chunk(tmp_path: Path, make_rag)
     assert found
     assert "HTG=Harbour Tidal Gauge" in found[0].chunk.acronyms
     assert found[0].scores["bm25"] > 0  # matched on the keyword side only through the expansion
+
+
+def test_reingest_recomputes_contexts_acronyms_and_titles(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    body = "\n\n".join(f"## Part {i}\n\nThe RTU in bay {i} reports every {i + 5} minutes." for i in range(6))
+    doc = docs / "manual.md"
+    doc.write_text(f"# Harbour Manual\n\nThe Remote Telemetry Unit (RTU) sends data.\n\n{body}\n")
+    rag = make_rag(**{"chunk.size": "200", "chunk.overlap": "0"})
+    rag.ingest(docs, progress=False)
+    before = list(rag.index.iter_chunks())
+    assert len(before) > 3
+    assert all(c.title == "Harbour Manual" for c in before)
+    assert all("RTU=Remote Telemetry Unit" in c.acronyms for c in before if "RTU" in c.text)
+    doc.write_text(f"# Quay Handbook\n\nThe Radio Transfer Unit (RTU) sends data.\n\n{body}\n")
+    rag.ingest(docs, progress=False)
+    after = list(rag.index.iter_chunks())
+    assert all(c.title == "Quay Handbook" for c in after)  # a document-level change reaches every chunk
+    assert all("Harbour Manual" not in c.context for c in after)
+    assert all("RTU=Radio Transfer Unit" in c.acronyms for c in after if "RTU" in c.text)
+    assert rag.retriever.acronyms["RTU"] == "Radio Transfer Unit"
