@@ -35,6 +35,12 @@ class Document:
     format: str = "text"
 
 
+def first_line_title(text: str, fallback: str) -> str:
+    """A document's first non-blank line as its title, unless that line is too long to be one."""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return first if first and len(first) <= 100 else fallback
+
+
 def load(path: Path, source: str | None = None) -> Document:
     """Load ``path`` with the loader for its suffix."""
     source = source or path.name
@@ -88,9 +94,7 @@ def _control_ratio(sample: bytes) -> float:
 
 def load_text(path: Path, source: str) -> Document:
     text = _normalise(decode_text(path.read_bytes(), source))
-    first = next((line.strip() for line in text.splitlines() if line.strip()), path.stem)
-    title = first if len(first) <= 100 else path.stem
-    return Document(source, title, (text,), (), "text")
+    return Document(source, first_line_title(text, path.stem), (text,), (), "text")
 
 
 # ---- markdown -----------------------------------------------------------------------------------------------
@@ -161,8 +165,7 @@ def load_pdf(path: Path, source: str) -> Document:
     if not any(p.strip() for p in pages):
         raise IngestError(source, "no text layer; OCR is not supported")
     headings = tuple(h for n, text in enumerate(pages, 1) for h in pdf_headings(n, text))
-    first_line = next((ln.strip() for p in pages for ln in p.splitlines() if ln.strip()), path.stem)
-    title = meta_title.strip() or (first_line if len(first_line) <= 100 else path.stem)
+    title = meta_title.strip() or first_line_title("\n".join(pages), path.stem)
     return Document(source, title, pages, headings, "pdf")
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from ingest.chunking import doc_id_for, sha
 from ingest.enrich import Prepared, enrich
+from ingest.loaders import first_line_title
 from rag.analyzer import tokenize
 from rag.config import Config
 from rag.errors import RagError
@@ -110,7 +111,7 @@ def prepared_documents(dataset: Dataset, config: Config, count: Callable[[str], 
     for d in dataset.documents:
         content = d["content"]
         doc_id = doc_id_for(d["doc_id"])
-        title = d.get("title") or _title_of(content, d)
+        title = d.get("title") or first_line_title(content, str(d["doc_id"]))
         chunks, cursor = [], 0
         for c in d["chunks"]:
             text = c["content"]
@@ -122,11 +123,6 @@ def prepared_documents(dataset: Dataset, config: Config, count: Callable[[str], 
         chunks, acronyms = enrich(chunks, content, config.context, config.metadata, count)
         out.append(Prepared(d["doc_id"], title, chunks, acronyms))
     return out
-
-
-def _title_of(content: str, doc: dict) -> str:
-    first = next((line.strip() for line in content.splitlines() if line.strip()), "")
-    return first if len(first) <= 100 else str(doc["doc_id"])
 
 
 def _gold_key(hit: Hit, query: Query, kind: str) -> str | None:

@@ -256,19 +256,20 @@ class Index:
             if ids:
                 self._bump()
 
-    def vectors(self) -> tuple[list[str], list[str], np.ndarray]:
-        """Ids, texts and first-window vectors of every chunk."""
-        ids, texts, rows = [], [], []
+    def vectors(self) -> tuple[list[str], list[str], list[str], np.ndarray]:
+        """Ids, texts, stored topics and first-window vectors of every chunk, in one pass."""
+        ids, texts, topics, rows = [], [], [], []
         offset = 0
         while True:
-            got = self.chunks.get(include=["documents", "embeddings"], limit=BATCH, offset=offset)
+            got = self.chunks.get(include=["documents", "metadatas", "embeddings"], limit=BATCH, offset=offset)
             if not got["ids"]:
                 break
             ids += got["ids"]
             texts += got["documents"]
+            topics += [m.get("topics", "") for m in got["metadatas"]]
             rows.append(np.asarray(got["embeddings"], dtype=np.float32))
             offset += len(got["ids"])
-        return ids, texts, np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+        return ids, texts, topics, np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
 
     def delete_document(self, doc_id: str) -> None:
         with self._lock:

@@ -141,9 +141,9 @@ class Rag:
     def _refresh_topics(self) -> None:
         if not self.config.metadata.enabled:
             return
-        ids, texts, vectors = self.index.vectors()
+        ids, texts, stored, vectors = self.index.vectors()
         labels = topics.assign(ids, texts, vectors, self.config.metadata.topics)
-        current = {c.id: "; ".join(c.topics) for c in self.index.iter_chunks()}
+        current = dict(zip(ids, stored))
         self.index.update_metadata({i: {"topics": t} for i, t in labels.items() if current.get(i) != t})
 
     # ---- ingestion ------------------------------------------------------------------------------------------

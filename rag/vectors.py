@@ -38,6 +38,8 @@ def chunk_vectors(
     """One ``(windows, dim)`` array per chunk, rows unit-norm."""
     if mode not in MODES:
         raise ValueError(f"context.mode must be one of {', '.join(MODES)}; got {mode!r}")
+    if mode == "prefix":  # the only mode that never embeds the chunk alone
+        return _encode_groups([window_texts(c, embedder, True, overlap) for c in chunks], embedder, progress)
     plain = [window_texts(c, embedder, False, overlap) for c in chunks]
     if mode == "none":
         return _encode_groups(plain, embedder, progress)
@@ -49,8 +51,6 @@ def chunk_vectors(
         lookup = dict(zip(unique, embedder.encode(unique)))
         return [_normalize(alpha * p + (1 - alpha) * lookup[ctx]) if ctx else p for p, ctx in zip(plain_vecs, contexts)]
     situated = [window_texts(c, embedder, True, overlap) for c in chunks]
-    if mode == "prefix":
-        return _encode_groups(situated, embedder, progress)
     # residual: windows of the plain chunk and of context + chunk may differ in count; pair by position and
     # let the plain side reuse its last window when the situated one has more
     plain_vecs = _encode_groups(plain, embedder, progress)
