@@ -7,6 +7,7 @@ form's characters in order, the first one starting a word.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import replace
 
@@ -87,7 +88,16 @@ def find_acronyms(text: str) -> dict[str, str]:
 
 def acronyms_in(text: str, acronyms: dict[str, str]) -> tuple[str, ...]:
     """``SHORT=Long Form`` for each known acronym that ``text`` uses by its short form."""
-    return tuple(f"{s}={long}" for s, long in sorted(acronyms.items()) if re.search(rf"(?<!\w){re.escape(s)}(?!\w)", text))
+    if not acronyms:
+        return ()
+    found = set(_short_forms(tuple(sorted(acronyms))).findall(text))
+    return tuple(f"{s}={acronyms[s]}" for s in sorted(found))
+
+
+@functools.lru_cache(maxsize=32)
+def _short_forms(shorts: tuple[str, ...]) -> re.Pattern[str]:
+    """One pattern for all short forms (one pass over a chunk, however many acronyms the corpus has)."""
+    return re.compile(r"(?<!\w)(" + "|".join(re.escape(s) for s in sorted(shorts, key=len, reverse=True)) + r")(?!\w)")
 
 
 def keyphrases(text: str, n: int = 6) -> tuple[str, ...]:

@@ -7,11 +7,17 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.config import Config, load_config
 from rag.errors import RagError
+
+if TYPE_CHECKING:
+    from rag.pipeline import Rag
+    from rag.types import IngestReport
 
 log = logging.getLogger("rag")
 
@@ -31,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="index a folder or files (a sync: only new, changed and deleted files are touched)")
     p.add_argument("paths", nargs="+", help="folders or files")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--watch", action="store_true", help="keep running and re-sync whenever the files change (Ctrl-C stops)")
+    p.add_argument("--interval", type=float, default=2.0, help="--watch: seconds between checks for changes")
     _common(p)
 
     p = sub.add_parser("search", help="retrieval only: ranked passages with source, page and score")
@@ -57,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="bench-out", help="folder for bench.json, bench.md and latency.png")
     p.add_argument("--queries", type=int, default=50)
     p.add_argument("--no-langchain", action="store_true", help="measure this project only")
+    p.add_argument("--quality", metavar="DATASET", default="",
+                   help="also score retrieval of both systems on this chunked or BEIR set (e.g. docs_qa); --size 0 for only this")
     p.add_argument("--sample-docs", default=str(Path(__file__).resolve().parent.parent / "sample_docs"),
                    help="where the generator takes its sentences from")
     _common(p)
@@ -132,6 +142,8 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
     from rag.pipeline import Rag
 
     with Rag.open(config=config) as rag:
+        if args.watch:
+            return _watch(rag, args)
         report = rag.ingest(args.paths, progress=not args.quiet)
         for f in report.files:
             if f.status in ("failed", "skipped"):
@@ -255,7 +267,8 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
     from rag.bench import run
 
     overrides = dict(item.split("=", 1) for item in args.option)
-    results = run(args.size or [1000], Path(args.out), Path(args.sample_docs), args.queries, not args.no_langchain, overrides)
+    sizes = [s for s in args.size or [1000] if s > 0]
+    results = run(sizes, Path(args.out), Path(args.sample_docs), args.queries, not args.no_langchain, overrides, args.quality)
     print((Path(args.out) / "bench.md").read_text())
     print(f"report: {Path(args.out) / 'bench.json'}; plot: {Path(args.out) / 'latency.png'} ({len(results['sizes'])} sizes)")
     return 0
@@ -272,6 +285,20 @@ def cmd_doctor(args: argparse.Namespace, config: Config) -> int:
         print(f"{len(problems)} problem(s) found{repaired}"
               f"; {rag.index.count()} chunks in {len(rag.documents())} documents")
     return 1 if problems and not args.repair else 0
+
+
+def _watch(rag: Rag, args: argparse.Namespace) -> int:
+    from rag.watch import watch
+
+    def show(report: IngestReport) -> None:
+        for f in report.files:
+            if f.status in ("failed", "skipped"):
+                print(f"{f.status}: {f.path}: {f.reason}", file=sys.stderr)
+        print(f"{time.strftime('%H:%M:%S')} {report.summary()}; {rag.index.count()} chunks", flush=True)
+
+    print(f"watching {', '.join(args.paths)} every {args.interval:g} s (Ctrl-C stops)", flush=True)
+    watch(rag, args.paths, args.interval, on_sync=show, progress=not args.quiet)
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.analyzer import tokenize
-from rag.rerank import split_sentences
+from rag.sentences import SentenceIndex, sentence_spans
 from rag.types import Hit
 
 _ANAPHOR = re.compile(r"^(it|this|that|these|those|they|he|she|its|their|such|both|the latter|the former)\b", re.I)
@@ -27,16 +26,6 @@ class Evidence:
     hit: Hit
     text: str  # what the prompt shows for this passage
     spans: tuple[tuple[int, int], ...]  # kept sentence spans, relative to the chunk text
-
-
-def _sentence_spans(text: str) -> list[tuple[int, int]]:
-    spans, cursor = [], 0
-    for s in split_sentences(text):
-        at = text.find(s, cursor)
-        if at >= 0:
-            spans.append((at, at + len(s)))
-            cursor = at + len(s)
-    return spans
 
 
 # sentences that address the model rather than state facts: prompt-injection attempts inside documents
@@ -56,8 +45,9 @@ def whole(hits: list[Hit]) -> list[Evidence]:
     out = []
     for h in hits:
         text = h.chunk.text
-        spans = [(a, b) for a, b in _sentence_spans(text) if not is_injection(text[a:b])]
-        if len(spans) == len(_sentence_spans(text)):
+        every = sentence_spans(text)
+        spans = [(a, b) for a, b in every if not is_injection(text[a:b])]
+        if len(spans) == len(every):
             out.append(Evidence(h, text.strip(), ((0, len(text)),)))
         elif spans:
             out.append(Evidence(h, " ".join(text[a:b] for a, b in spans), tuple(spans)))
@@ -67,23 +57,20 @@ def whole(hits: list[Hit]) -> list[Evidence]:
 def compress(
     question: str,
     hits: list[Hit],
-    encode: Callable[[list[str]], np.ndarray],
-    encode_query: Callable[[str], np.ndarray],
+    sentences: SentenceIndex,
     budget_tokens: int,
     count: Callable[[str], int],
-    lexical: float = 0.3,
 ) -> list[Evidence]:
     """Evidence per passage (passages left with no sentence are dropped), rank order kept."""
-    per_hit = [[(a, b) for a, b in (_sentence_spans(h.chunk.text) or [(0, len(h.chunk.text))])
-                if not is_injection(h.chunk.text[a:b])] for h in hits]
-    texts = [h.chunk.text[a:b] for h, spans in zip(hits, per_hit) for a, b in spans]
-    if not texts:
+    per_hit: list[list[tuple[int, int]]] = []
+    flat_scores: list[float] = []
+    for hit, (sents, scores) in zip(hits, sentences.scores(question, hits)):
+        keep = [j for j, (a, b) in enumerate(sents.spans) if not is_injection(hit.chunk.text[a:b])]
+        per_hit.append([sents.spans[j] for j in keep])
+        flat_scores += [float(scores[j]) for j in keep]
+    if not flat_scores:
         return []
-    q = encode_query(question)
-    q_terms = set(tokenize(question))
-    sims = encode(texts) @ q
-    overlap = np.array([len(q_terms & set(tokenize(t))) / (len(q_terms) or 1) for t in texts])
-    scores = sims + lexical * overlap
+    scores = np.array(flat_scores)
     index = [(i, j) for i, spans in enumerate(per_hit) for j in range(len(spans))]
     chosen: set[tuple[int, int]] = set()
     used = 0

@@ -40,6 +40,8 @@ class EmbedConfig:
 class ChunkConfig:
     size: int = 900  # characters; ~200 MiniLM tokens, leaving room for situated context
     overlap: int = 120
+    stream_mb: float = 32  # text/Markdown files larger than this are read, embedded and written in parts
+    stream_part_chars: int = 1_000_000  # characters per part (bounds memory while streaming)
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ class GenerateConfig:
     compress: bool = True  # keep only the passage sentences that bear on the question
     evidence_tokens: int = 600  # budget for the kept sentences when compressing
     threads: int = 0
+    concurrency: int = 1  # requests the model serves at once (process-wide); more wait in line
     abstain_text: str = "I could not find this in the documents."
     # abstain without asking the LLM when no passage matches a keyword and none is this close in meaning;
     # retrieval scores barely separate answerable from unanswerable questions (docs/benchmarks.md), so this
@@ -122,6 +125,7 @@ class UiConfig:
     port: int = 7860
     username: str = ""
     password: str = ""
+    concurrency: int = 8  # chats served at once (retrieval runs side by side; generation queues, see above)
 
 
 @dataclass(frozen=True)

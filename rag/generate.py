@@ -8,11 +8,13 @@ character span and quoted text.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ingest.context import sentences
 from rag.analyzer import tokenize
 from rag.compress import Evidence
+from rag.llm import estimate_tokens
 from rag.types import Citation, Hit
 
 SYSTEM = (
@@ -29,7 +31,6 @@ _ABSTAIN = re.compile(
     r"(passages|documents) do(es)? not (contain|mention|provide|say|specify)|i don't know|no information",
     re.IGNORECASE,
 )
-CHARS_PER_TOKEN = 3.2  # conservative for English prose with Qwen's tokenizer
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,6 @@ def clean_rewrite(text: str, fallback: str) -> str:
     return line if 3 <= len(line) <= 400 else fallback
 
 
-def estimate_tokens(text: str) -> int:
-    return int(len(text) / CHARS_PER_TOKEN) + 1
-
-
 def passage_header(n: int, hit: Hit) -> str:
     c = hit.chunk
     where = f"{c.source}, page {c.page_start}" if c.page_start == c.page_end else f"{c.source}, pages {c.page_start}-{c.page_end}"
@@ -70,15 +67,17 @@ def passage_header(n: int, hit: Hit) -> str:
     return f"[{n}] ({where}{section})"
 
 
-def build_prompt(question: str, evidence: list[Evidence], max_prompt_tokens: int, abstain_text: str) -> Prompt:
-    """Passages in rank order, whole, until the budget is spent: lower-ranked ones are dropped, never cut."""
+def build_prompt(question: str, evidence: list[Evidence], max_prompt_tokens: int, abstain_text: str,
+                 count: Callable[[str], int] = estimate_tokens) -> Prompt:
+    """Passages in rank order, whole, until the budget is spent: lower-ranked ones are dropped, never cut.
+    ``count`` is the model's own token counter where the backend has one."""
     system = SYSTEM.format(abstain=abstain_text)
-    used_tokens = estimate_tokens(system) + estimate_tokens(question) + 40
+    used_tokens = count(system) + count(question) + 40  # 40: chat template and framing words
     blocks: list[str] = []
     kept: list[Hit] = []
     for ev in evidence:
         block = f"{passage_header(len(kept) + 1, ev.hit)}\n{ev.text}"
-        cost = estimate_tokens(block)
+        cost = count(block)
         if used_tokens + cost > max_prompt_tokens and kept:
             continue
         used_tokens += cost

@@ -1,12 +1,13 @@
 """The index on disk: Chroma (source of truth), a derived BM25 index, and a SQLite manifest of documents.
 
 Layout under the index folder: ``chroma/`` (embedded Chroma), ``bm25/`` (see ``rag.bm25``),
-``manifest.sqlite3``. This is the only module that imports chromadb.
+``manifest.sqlite3``, ``topics.npz`` (see ``rag.topics``). This is the only module that imports chromadb.
 
 Chroma holds two collections: ``chunks`` (one record per chunk: text, metadata and the vector of its first
 window) and ``windows`` (extra vectors for chunks longer than the embedder reads; a chunk scores by its best
 window). Every write of a document is bracketed by manifest states (``indexing`` -> ``ok``), so a crash
-halfway leaves a document marked incomplete, which the next run cleans and re-ingests.
+halfway leaves a document marked incomplete, which the next run cleans and re-ingests. Searches and writes
+share a readers-writer lock, so a search sees each document whole (``rag.rwlock``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 from rag import analyzer
 from rag.bm25 import Bm25Index
 from rag.errors import IndexError_
+from rag.rwlock import ReadWriteLock
 from rag.types import Chunk
 
 log = logging.getLogger(__name__)
@@ -122,6 +124,10 @@ def chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
     )
 
 
+def _of_documents(doc_ids: set[str] | None) -> dict | None:
+    return None if doc_ids is None else {"doc_id": {"$in": sorted(doc_ids)}}
+
+
 def bm25_fields(chunk: Chunk) -> dict[str, str]:
     """The text each BM25 field indexes for a chunk."""
     return {
@@ -137,7 +143,10 @@ class Index:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.k1, self.b = k1, b
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # one BM25 rebuild at a time
+        self._rw = ReadWriteLock()  # searches read side by side; each document write runs alone
+        self.reading = self._rw.reading
+        self.ingesting = threading.Lock()  # one sync at a time per index (UI button and API alike)
         self._db = sqlite3.connect(self.path / "manifest.sqlite3", check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
@@ -147,6 +156,7 @@ class Index:
         self.chunks = self._client.get_or_create_collection("chunks", embedding_function=ef, configuration=space)
         self.windows = self._client.get_or_create_collection("windows", embedding_function=ef, configuration=space)
         self._bm25: Bm25Index | None = None
+        self._incomplete: tuple[int, set[str]] = (-1, set())
 
     def _connect(self, url: str, token: str) -> Any:
         import chromadb
@@ -196,7 +206,7 @@ class Index:
 
     def record_failure(self, doc_id: str, source: str, path: str, error: str) -> None:
         """Note a failed file; a document indexed before keeps its chunks (nothing is lost by a bad edit)."""
-        with self._lock:
+        with self._rw.writing():
             self._db.execute(
                 "INSERT INTO documents (doc_id, source, path, status, error, updated) VALUES (?, ?, ?, 'failed', ?, ?) "
                 "ON CONFLICT(doc_id) DO UPDATE SET error = excluded.error, updated = excluded.updated, "
@@ -207,10 +217,24 @@ class Index:
     # ---- writes ---------------------------------------------------------------------------------------------
 
     def write_document(self, record: DocRecord, chunks: list[Chunk], vectors: list[np.ndarray]) -> None:
-        """Replace a document's chunks. ``vectors[i]`` holds the window vectors of ``chunks[i]`` (>= 1 row)."""
-        with self._lock:
+        """Replace a document's chunks. ``vectors[i]`` holds the window vectors of ``chunks[i]`` (>= 1 row).
+
+        Runs under the write lock, so a concurrent search sees the old chunks or the new ones, never a mix."""
+        with self._rw.writing():
+            self.begin_document(record)
+            self.append_chunks(chunks, vectors)
+            self.finish_document(record, len(chunks))
+
+    def begin_document(self, record: DocRecord) -> None:
+        """Start replacing a document part by part (files too large to hold in memory): its old chunks go,
+        and until ``finish_document`` searches do not see it (see ``incomplete``)."""
+        with self._rw.writing():
             self._upsert_record(record, "indexing")
             self._delete_vectors(record.doc_id)
+            self._bump()
+
+    def append_chunks(self, chunks: list[Chunk], vectors: list[np.ndarray]) -> None:
+        with self._rw.writing():
             ids = [c.id for c in chunks]
             for lo in range(0, len(chunks), BATCH):
                 part = slice(lo, lo + BATCH)
@@ -222,14 +246,25 @@ class Index:
                 )
             extra = [(f"{c.id}~{j}", v[j], c) for c, v in zip(chunks, vectors) for j in range(1, len(v))]
             for lo in range(0, len(extra), BATCH):
-                part = extra[lo : lo + BATCH]
+                batch = extra[lo : lo + BATCH]
                 self.windows.upsert(
-                    ids=[e[0] for e in part],
-                    embeddings=[e[1] for e in part],
-                    metadatas=[{"chunk_id": e[2].id, "doc_id": e[2].doc_id, "source": e[2].source} for e in part],
+                    ids=[e[0] for e in batch],
+                    embeddings=[e[1] for e in batch],
+                    metadatas=[{"chunk_id": e[2].id, "doc_id": e[2].doc_id, "source": e[2].source} for e in batch],
                 )
-            self._upsert_record(record, "ok", len(chunks))
+
+    def finish_document(self, record: DocRecord, chunks: int) -> None:
+        with self._rw.writing():
+            self._upsert_record(record, "ok", chunks)
             self._bump()
+
+    def incomplete(self) -> set[str]:
+        """Documents being written part by part (or left half-written by a crash): hidden from searches."""
+        key = self.generation
+        if self._incomplete[0] != key:
+            rows = self._db.execute("SELECT doc_id FROM documents WHERE status = 'indexing'").fetchall()
+            self._incomplete = (key, {r[0] for r in rows})
+        return self._incomplete[1]
 
     def touch(self, doc_id: str, size: int, mtime: float) -> None:
         """Remember a new size/mtime for a file whose content did not change, so the next scan skips hashing."""
@@ -248,7 +283,7 @@ class Index:
 
     def update_metadata(self, changes: dict[str, dict[str, Any]]) -> None:
         """Merge metadata fields into existing chunks (acronyms defined elsewhere, corpus topics)."""
-        with self._lock:
+        with self._rw.writing():
             ids = list(changes)
             for lo in range(0, len(ids), BATCH):
                 part = ids[lo : lo + BATCH]
@@ -256,12 +291,13 @@ class Index:
             if ids:
                 self._bump()
 
-    def vectors(self) -> tuple[list[str], list[str], list[str], np.ndarray]:
-        """Ids, texts, stored topics and first-window vectors of every chunk, in one pass."""
+    def vectors(self, doc_ids: set[str] | None = None) -> tuple[list[str], list[str], list[str], np.ndarray]:
+        """Ids, texts, stored topics and first-window vectors of every chunk (or of those documents), in one pass."""
         ids, texts, topics, rows = [], [], [], []
         offset = 0
-        while True:
-            got = self.chunks.get(include=["documents", "metadatas", "embeddings"], limit=BATCH, offset=offset)
+        where = _of_documents(doc_ids)
+        while doc_ids is None or doc_ids:
+            got = self.chunks.get(where=where, include=["documents", "metadatas", "embeddings"], limit=BATCH, offset=offset)
             if not got["ids"]:
                 break
             ids += got["ids"]
@@ -272,7 +308,7 @@ class Index:
         return ids, texts, topics, np.concatenate(rows) if rows else np.zeros((0, 0), dtype=np.float32)
 
     def delete_document(self, doc_id: str) -> None:
-        with self._lock:
+        with self._rw.writing():
             self._db.execute("UPDATE documents SET status = 'indexing' WHERE doc_id = ?", (doc_id,))
             self._delete_vectors(doc_id)
             self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
@@ -309,7 +345,7 @@ class Index:
                 if d.status == "indexing" or (d.status == "ok" and counts.get(d.doc_id, 0) != d.chunks):
                     self.delete_document(d.doc_id)
             for o in orphans:
-                with self._lock:
+                with self._rw.writing():
                     self._delete_vectors(o)
                     self._bump()
             self._bm25 = None
@@ -327,10 +363,18 @@ class Index:
         got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
         return {i: chunk_from(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])}
 
-    def iter_chunks(self, where: dict | None = None) -> Iterator[Chunk]:
+    def iter_chunks(self, where: dict | None = None, containing: list[str] | None = None) -> Iterator[Chunk]:
+        """Chunks, optionally filtered by metadata (``where``) and by text holding any of ``containing``."""
+        if containing is not None and not containing:
+            return
+        text_filter = None
+        if containing:
+            ors = [{"$contains": word} for word in containing]
+            text_filter = ors[0] if len(ors) == 1 else {"$or": ors}
         offset = 0
         while True:
-            got = self.chunks.get(where=where, include=["documents", "metadatas"], limit=BATCH, offset=offset)
+            got = self.chunks.get(where=where, where_document=text_filter, include=["documents", "metadatas"],
+                                  limit=BATCH, offset=offset)
             if not got["ids"]:
                 return
             for i, t, m in zip(got["ids"], got["documents"], got["metadatas"]):

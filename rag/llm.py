@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -27,6 +29,55 @@ class Generator(Protocol):
     def complete(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> str: ...
 
 
+CHARS_PER_TOKEN = 3.2  # conservative for English prose with Qwen's tokenizer (an estimate errs on the long side)
+
+
+def estimate_tokens(text: str) -> int:
+    return int(len(text) / CHARS_PER_TOKEN) + 1
+
+
+def gguf_tokenizer(gguf: Path):  # noqa: ANN201 - a transformers tokenizer
+    """The tokenizer inside a GGUF file, as a transformers fast tokenizer. Converting it from the GGUF takes
+    10-20 s, so the result is saved next to the model and later loads take well under a second."""
+    from transformers import AutoTokenizer
+
+    saved = gguf.with_suffix(".tokenizer")
+    if (saved / "tokenizer.json").exists():
+        return AutoTokenizer.from_pretrained(str(saved))
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    tmp = saved.with_name(saved.name + f".tmp{os.getpid()}")
+    tokenizer.save_pretrained(str(tmp))
+    try:
+        os.replace(tmp, saved)  # atomic: a concurrent process finds a whole folder or none
+    except OSError:  # another process saved it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return tokenizer
+
+
+class TokenCounter:
+    """Counts tokens with a backend's own tokenizer once it is loaded (in the background: the first
+    questions need not wait for it); until then, and where none exists, a conservative estimate."""
+
+    def __init__(self, load: Callable[[], object] | None = None):
+        self._tokenizer: object | None = None
+        self.exact = False
+        if load is not None:
+            threading.Thread(target=self._load, args=(load,), daemon=True, name="tokenizer").start()
+
+    def _load(self, load: Callable[[], object]) -> None:
+        try:
+            self._tokenizer = load()
+            self.exact = True
+        except Exception as exc:  # noqa: BLE001 - any failure leaves the estimate in place
+            log.warning("token counts are estimated: the model's tokenizer could not be loaded (%s)", exc)
+
+    def __call__(self, text: str) -> int:
+        tokenizer = self._tokenizer
+        if tokenizer is None:
+            return estimate_tokens(text)
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])  # type: ignore[operator]
+
+
 class LlamaCpp:
     """A GGUF model served in-process by llama.cpp. Thread safe; ``n_parallel`` requests run at once."""
 
@@ -38,6 +89,7 @@ class LlamaCpp:
         self._server = None
         self._lock = threading.Lock()
         self.last_usage: dict = {}
+        self.count_tokens = TokenCounter(lambda: gguf_tokenizer(gguf))
 
     def _load(self):  # noqa: ANN202 - xllamacpp has no stubs
         with self._lock:
@@ -116,6 +168,7 @@ class OpenAICompatible:
         self.api_key = api_key
         self.timeout = timeout
         self.last_usage: dict = {}
+        self.count_tokens = TokenCounter()  # the API has no tokenizer endpoint: estimated
 
     def _request(self, body: dict):  # noqa: ANN202 - an http.client response
         import json
@@ -174,6 +227,7 @@ class Transformers:
         self._tokenizer = None
         self._lock = threading.Lock()
         self.last_usage: dict = {}
+        self.count_tokens = TokenCounter(lambda: self._load()[1])
 
     def _load(self):  # noqa: ANN202
         with self._lock:
@@ -215,26 +269,89 @@ class Transformers:
         worker.join()
 
 
+class Queued:
+    """A generator that serves at most ``concurrency`` requests at once; the others wait in line.
+
+    Eight chats on a 2-core machine must not run eight prompts through one model together: retrieval runs
+    side by side, generation takes turns. ``last_usage`` is per thread, so concurrent callers read their own.
+    """
+
+    def __init__(self, inner: Generator, concurrency: int = 1):
+        self.inner = inner
+        self.count_tokens: TokenCounter = getattr(inner, "count_tokens", None) or TokenCounter()
+        self._gate = threading.BoundedSemaphore(max(1, concurrency))
+        self._usage = threading.local()
+
+    @property
+    def last_usage(self) -> dict:
+        return getattr(self._usage, "value", {})
+
+    def complete(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> str:
+        with self._gate:
+            text = self.inner.complete(messages, max_tokens, temperature)
+            self._usage.value = dict(getattr(self.inner, "last_usage", {}))
+        return text
+
+    def stream(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> Iterator[str]:
+        # a worker holds the gate, not this generator: a consumer that stops reading (a closed browser tab, a
+        # caller that breaks out early) must not keep the queue locked while its generator sits unfinished
+        pieces: queue.Queue = queue.Queue()
+        stop = threading.Event()
+
+        def produce() -> None:
+            with self._gate:
+                try:
+                    for piece in self.inner.stream(messages, max_tokens, temperature):
+                        if stop.is_set():
+                            break
+                        pieces.put(piece)
+                    pieces.put(_Finished(dict(getattr(self.inner, "last_usage", {}))))
+                except Exception as exc:  # noqa: BLE001 - handed to the consumer's thread
+                    pieces.put(exc)
+
+        threading.Thread(target=produce, daemon=True, name="llm-queue").start()
+        try:
+            while True:
+                item = pieces.get()
+                if isinstance(item, _Finished):
+                    self._usage.value = item.usage
+                    return
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+
+
+@dataclass(frozen=True)
+class _Finished:
+    usage: dict
+
+
 BACKENDS = ("llamacpp", "openai", "transformers")
-_loaded: dict[tuple, Generator] = {}
+_loaded: dict[tuple, Queued] = {}
 _loaded_lock = threading.Lock()
 
 
 def load_generator(
-    backend: str, model: str, n_ctx: int, threads: int, cache_dir: Path | None = None, base_url: str = "", api_key: str = ""
-) -> Generator:
-    """The generator for a config, loaded once per process and shared by every index that uses it."""
+    backend: str, model: str, n_ctx: int, threads: int, cache_dir: Path | None = None, base_url: str = "", api_key: str = "",
+    concurrency: int = 1,
+) -> Queued:
+    """The generator for a config, loaded once per process and shared by every index that uses it (and so is
+    its queue: ``concurrency`` requests at once, for the whole process)."""
     from rag.models import resolve_gguf
 
     if backend not in BACKENDS:
         raise ModelError(f"generate.backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
-    key = (backend, model, n_ctx, threads, base_url)
+    key = (backend, model, n_ctx, threads, base_url, concurrency)
     with _loaded_lock:
         if key not in _loaded:
+            inner: Generator
             if backend == "llamacpp":
-                _loaded[key] = LlamaCpp(resolve_gguf(model, cache_dir), n_ctx=n_ctx, threads=threads)
+                inner = LlamaCpp(resolve_gguf(model, cache_dir), n_ctx=n_ctx, threads=threads)
             elif backend == "openai":
-                _loaded[key] = OpenAICompatible(base_url, model, api_key)
+                inner = OpenAICompatible(base_url, model, api_key)
             else:
-                _loaded[key] = Transformers(model, threads)
+                inner = Transformers(model, threads)
+            _loaded[key] = Queued(inner, concurrency)
         return _loaded[key]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,7 @@ from tqdm import tqdm
 
 from ingest.context import LLM_PROMPT, WriteContext
 from ingest.enrich import Prepared, prepare
-from ingest.loaders import load
+from ingest.loaders import STREAMABLE, Document, iter_text_parts, load
 from ingest.metadata import acronyms_in
 from ingest.sync import Known, SourceFile, file_sha256, plan, scan
 from rag import topics
@@ -23,20 +24,19 @@ from rag.config import Config, load_config
 from rag.errors import IngestError, RagError
 from rag.filters import Filters
 from rag.generate import (
-    CHARS_PER_TOKEN,
     build_prompt,
     cite,
     clean_rewrite,
-    estimate_tokens,
     is_abstention,
     rewrite_messages,
     unsupported,
 )
 from rag.index import DocRecord, Index
-from rag.llm import Generator, load_generator
+from rag.llm import CHARS_PER_TOKEN, Queued, load_generator
 from rag.models import Embedder, default_cache_dir, embedder_for
 from rag.rerank import make_reranker
 from rag.retrieve import Retriever
+from rag.sentences import SentenceIndex
 from rag.types import Answer, AnswerDone, Event, Failed, FileResult, Hit, IngestReport, RetrievalDone, Token
 from rag.vectors import chunk_vectors
 
@@ -61,13 +61,15 @@ class _Pending:
 class Rag:
     """A local RAG over one index folder. Thread safe for concurrent ``search`` and ``ask``."""
 
-    def __init__(self, config: Config, index: Index | None = None):
+    def __init__(self, config: Config, index: Index | None = None, sentences: SentenceIndex | None = None):
         self.config = config
         self._owns_index = index is None
         self.index = index or Index(config.index.path, config.index.chroma_url, config.index.chroma_token, config.bm25.k1, config.bm25.b)
         self._check_signature()
         self.retriever = Retriever(self.index, self.embedder, config.retrieval, config.bm25)
-        self._generator: Generator | None = None
+        self._generator: Queued | None = None
+        # passage sentences, split and embedded once: the maxsim reranker and evidence compression share them
+        self.sentences = sentences or SentenceIndex(self.embedder.encode, self.embedder.encode_query, config.rerank.lexical)
         self.retriever.reranker = make_reranker(config.rerank.method, self)
         self.retriever.rerank_depth = config.rerank.candidates
         self._refresh_acronyms()
@@ -75,7 +77,9 @@ class Rag:
     def with_options(self, overrides: dict[str, object]) -> Rag:
         """A view of the same index with query-time settings changed (retrieval, bm25 boosts, rerank,
         generate), e.g. per UI session. Ingestion settings take effect only when documents are re-ingested."""
-        return Rag(self.config.override(overrides), index=self.index)
+        config = self.config.override(overrides)
+        same = config.rerank.lexical == self.config.rerank.lexical and config.embed == self.config.embed
+        return Rag(config, index=self.index, sentences=self.sentences if same else None)
 
     @classmethod
     def open(cls, path: str | Path | None = None, config: Config | str | Path | None = None) -> Rag:
@@ -102,10 +106,11 @@ class Rag:
         return embedder_for(e.model, e.max_tokens, e.batch_size, e.dtype, e.threads, e.cache)
 
     @property
-    def generator(self) -> Generator:
+    def generator(self) -> Queued:
         if self._generator is None:
             g = self.config.generate
-            self._generator = load_generator(g.backend, g.model, g.n_ctx, g.threads, default_cache_dir(), g.base_url, g.api_key)
+            self._generator = load_generator(g.backend, g.model, g.n_ctx, g.threads, default_cache_dir(), g.base_url, g.api_key,
+                                             g.concurrency)
         return self._generator
 
     def _signature(self) -> dict:
@@ -120,29 +125,48 @@ class Rag:
                 f"not {self.config.embed.model!r}: use that model, or a new --index folder"
             )
 
-    def _refresh_acronyms(self, propagate: bool = False) -> None:
-        """Load the corpus's acronyms for query expansion; with ``propagate``, give every chunk that uses a
-        short form defined in another document that acronym too (a glossary defines, a log only abbreviates)."""
+    def _refresh_acronyms(self) -> dict[str, dict[str, str]]:
+        """Load the corpus's acronyms for query expansion; returns each document's own definitions."""
         per_doc = {d.doc_id: d.meta.get("acronyms", {}) for d in self.index.documents()}
         merged: dict[str, str] = {}
         for acronyms in per_doc.values():
             for short, long in acronyms.items():
                 merged.setdefault(short, long)
         self.retriever.acronyms = merged
-        if not propagate or not self.config.metadata.enabled:
-            return
-        changes = {}
-        for chunk in self.index.iter_chunks():
-            wanted = acronyms_in(chunk.text, {**merged, **per_doc.get(chunk.doc_id, {})})
-            if wanted != chunk.acronyms:
-                changes[chunk.id] = {"acronyms": "; ".join(wanted)}
-        self.index.update_metadata(changes)
+        return per_doc
 
-    def _refresh_topics(self) -> None:
+    def _after_changes(self, before: dict[str, str], written: set[str]) -> None:
+        """Corpus-wide metadata after documents were written (``written``) or removed, touching only what the
+        change can affect: the written documents' chunks, and chunks whose text uses a short form whose
+        definition appeared, changed or went (a glossary defines, a log only abbreviates)."""
+        self.index.set_state("signature", json.dumps(self._signature()))
+        per_doc = self._refresh_acronyms()
         if not self.config.metadata.enabled:
             return
-        ids, texts, stored, vectors = self.index.vectors()
-        labels = topics.assign(ids, texts, vectors, self.config.metadata.topics)
+        merged = self.retriever.acronyms
+        changed = sorted(s for s in before.keys() | merged.keys() if before.get(s) != merged.get(s))
+        affected = {c.id: c for c in self.index.iter_chunks(containing=changed)}
+        if written:
+            affected.update((c.id, c) for c in self.index.iter_chunks(where={"doc_id": {"$in": sorted(written)}}))
+        updates = {}
+        for chunk in affected.values():
+            wanted = acronyms_in(chunk.text, {**merged, **per_doc.get(chunk.doc_id, {})})
+            if wanted != chunk.acronyms:
+                updates[chunk.id] = {"acronyms": "; ".join(wanted)}
+        self.index.update_metadata(updates)
+        self._refresh_topics(written)
+
+    def _refresh_topics(self, written: set[str]) -> None:
+        requested, path = self.config.metadata.topics, self.index.path / "topics.npz"
+        model = topics.TopicModel.load(path)
+        if model is not None and model.fits(self.index.count(), requested):
+            ids, _, stored, vectors = self.index.vectors(written)
+            labels = dict(zip(ids, model.nearest(vectors)))
+        else:
+            ids, texts, stored, vectors = self.index.vectors()
+            labels, model = topics.fit(ids, texts, vectors, requested)
+            if model is not None:
+                model.save(path)
         current = dict(zip(ids, stored))
         self.index.update_metadata({i: {"topics": t} for i, t in labels.items() if current.get(i) != t})
 
@@ -150,10 +174,15 @@ class Rag:
 
     def ingest(self, paths: str | Path | Iterable[str | Path], *, progress: bool = True) -> IngestReport:
         """Sync folders or files into the index: new and changed files are (re)indexed, deleted ones removed."""
+        with self.index.ingesting:  # two syncs of one index at once would plan against each other's half-work
+            return self._ingest(paths, progress)
+
+    def _ingest(self, paths: str | Path | Iterable[str | Path], progress: bool) -> IngestReport:
         roots = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
         known_roots = {str(r) for r in self.roots()} | {str(r.resolve()) for r in roots if r.is_dir()}
         self.index.set_state("roots", json.dumps(sorted(known_roots)))
         self.index.repair()  # documents a crashed run left half-written are dropped and come back below as new
+        before = dict(self.retriever.acronyms)
         results: list[FileResult] = []
         known = [Known(d.source, d.path, d.sha256 or "", d.size or 0, d.mtime or 0.0, d.status == "ok") for d in self.index.documents()]
         by_source = {k.source: k for k in known}
@@ -178,7 +207,7 @@ class Rag:
         bar = tqdm(work, desc="ingest", unit="file", disable=not progress or not work)
         for f, status in bar:
             bar.set_postfix_str(f.source[-40:])
-            result = self._prepare_file(f, status, by_source.get(f.source), pending)
+            result = self._prepare_file(f, status, by_source.get(f.source), pending, progress)
             if result is not None:
                 results.append(result)
             if sum(len(p.prepared.chunks) for p in pending) >= EMBED_BATCH_CHUNKS:
@@ -186,17 +215,18 @@ class Rag:
                 pending = []
         results += self._write(pending, progress)
         if any(r.status in ("added", "updated", "removed") for r in results):
-            self.index.set_state("signature", json.dumps(self._signature()))
-            self._refresh_acronyms(propagate=True)
-            self._refresh_topics()
+            self._after_changes(before, {_doc_id(r.path) for r in results if r.status in ("added", "updated")})
         return IngestReport(tuple(results))
 
-    def _prepare_file(self, f: SourceFile, status: str, known: Known | None, pending: list[_Pending]) -> FileResult | None:
+    def _prepare_file(self, f: SourceFile, status: str, known: Known | None, pending: list[_Pending],
+                      progress: bool) -> FileResult | None:
         try:
             sha = file_sha256(f.path)
             if known is not None and known.ok and known.sha256 == sha:
                 self.index.touch(_doc_id(f.source), f.size, f.mtime)
                 return FileResult(f.source, "unchanged")
+            if f.size > self.config.chunk.stream_mb * 2**20 and f.path.suffix.lower() in STREAMABLE:
+                return self._write_streamed(f, status, sha, progress)
             doc = load(f.path, f.source)
             c = self.config
             prepared = prepare(doc, c.chunk, c.context, c.metadata, self.embedder.count_tokens, self.retriever.acronyms,
@@ -218,6 +248,45 @@ class Rag:
                            {"acronyms": prepared.acronyms})
         pending.append(_Pending(record, prepared, status))
         return None
+
+    def _write_streamed(self, f: SourceFile, status: str, sha: str, progress: bool) -> FileResult:
+        """A text file too large to hold: read, chunk, embed and write it a part at a time (bounded memory).
+        The document stays hidden from searches until its last part is written; a crash leaves it
+        'indexing', so the next run removes the partial chunks and starts it again."""
+        c = self.config
+        record = DocRecord(_doc_id(f.source), f.source, str(f.path), sha, f.size, f.mtime, "ok", "", 0, "", {})
+        parts = iter_text_parts(f.path, f.source, part_chars=c.chunk.stream_part_chars)
+        first = next(parts, None)  # a binary or empty file fails here, before the indexed version is touched
+        if first is None:
+            raise IngestError(f.source, "no text found in file")
+        self.index.begin_document(record)
+        try:
+            written, title, acronyms = self._write_parts(record.doc_id, itertools.chain([first], parts), f.size, progress)
+        except BaseException:
+            self.index.delete_document(record.doc_id)  # no partial document stays behind
+            raise
+        self.index.finish_document(replace(record, title=title, meta={"acronyms": acronyms}), written)
+        return FileResult(f.source, status, written)
+
+    def _write_parts(self, doc_id: str, parts: Iterable[tuple[int, Document]], size: int, progress: bool
+                     ) -> tuple[int, str, dict[str, str]]:
+        c = self.config
+        written, acronyms, title = 0, {}, ""
+        bar = tqdm(total=size, desc="stream", unit="B", unit_scale=True, disable=not progress)
+        for offset, part in parts:
+            prepared = prepare(part, c.chunk, c.context, c.metadata, self.embedder.count_tokens, self.retriever.acronyms)
+            chunks = [replace(ch, id=f"{doc_id}:{written + n}", char_start=ch.char_start + offset,
+                              char_end=ch.char_end + offset) for n, ch in enumerate(prepared.chunks)]
+            vectors = chunk_vectors(chunks, self.embedder, c.context.mode, c.context.alpha, c.embed.window_overlap)
+            self.index.append_chunks(chunks, vectors)
+            written += len(chunks)
+            title = title or part.title
+            for short, long in prepared.acronyms.items():
+                acronyms.setdefault(short, long)
+                self.retriever.acronyms.setdefault(short, long)
+            bar.update(len(part.pages[0].encode("utf-8", "replace")))
+        bar.close()
+        return written, title, acronyms
 
     def _context_writer(self) -> WriteContext | None:
         """The LLM as a (document, chunk) -> context callable, when ``context.llm`` asks for it."""
@@ -251,10 +320,9 @@ class Rag:
         pending = [_Pending(DocRecord(_doc_id(d.source), d.source, "", "", 0, 0.0, "ok", "", 0, d.title, {"acronyms": d.acronyms}),
                             d, "added")
                    for d in docs]
+        before = dict(self.retriever.acronyms)
         self._write(pending, progress)
-        self.index.set_state("signature", json.dumps(self._signature()))
-        self._refresh_acronyms(propagate=True)
-        self._refresh_topics()
+        self._after_changes(before, {p.record.doc_id for p in pending})
 
     def roots(self) -> list[Path]:
         """Folders ingested into this index that still exist (what a re-sync walks)."""
@@ -267,7 +335,9 @@ class Rag:
         """Remove a document by its source (as listed by ``documents()``) or by its file path."""
         for d in self.index.documents():
             if source in (d.source, d.path) or (d.path and Path(source).resolve() == Path(d.path)):
+                before = dict(self.retriever.acronyms)
                 self.index.delete_document(d.doc_id)
+                self._after_changes(before, set())
                 return True
         return False
 
@@ -313,12 +383,15 @@ class Rag:
         if not hits or self._too_weak(hits):
             yield AnswerDone(Answer(g.abstain_text, (), tuple(hits), True, timings, question))  # closest passages still shown
             return
+        count = self.generator.count_tokens
         if g.compress:
-            evidence = compress(question, hits, self.embedder.encode, self.embedder.encode_query, g.evidence_tokens, estimate_tokens)
+            evidence = compress(question, hits, self.sentences, g.evidence_tokens, count)
         else:
             evidence = whole(hits)
         timings["evidence"] = time.perf_counter() - t0
-        prompt = build_prompt(question, evidence, g.max_prompt_tokens, g.abstain_text)
+        # the prompt and the answer must fit the model's window together; what does not fit is dropped, counted
+        budget = min(g.max_prompt_tokens, g.n_ctx - g.max_tokens - 16)
+        prompt = build_prompt(question, evidence, budget, g.abstain_text, count)
         parts: list[str] = []
         try:
             for piece in self.generator.stream(prompt.messages, g.max_tokens, g.temperature):
@@ -337,8 +410,9 @@ class Rag:
             log.info("answer withheld (%s): %r", reason, text)
             text, abstained = f"{g.abstain_text} (A draft answer was withheld: {reason}.)", True
         citations = () if abstained else tuple(cite(text, prompt.passages))
-        notes = {"dropped_passages": float(prompt.dropped),
-                 "prompt_tokens": float(getattr(self.generator, "last_usage", {}).get("prompt_tokens", 0))}
+        notes = {"dropped_passages": float(prompt.dropped), "prompt_budget": float(budget),
+                 "tokens_counted_exactly": float(count.exact),
+                 "prompt_tokens": float(self.generator.last_usage.get("prompt_tokens", 0))}
         yield AnswerDone(Answer(text, citations, tuple(prompt.passages), abstained, {**timings, **notes}, question))
 
     def evaluate(self, dataset: str | Path) -> Report:

@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
 import numpy as np
 
-from rag.analyzer import tokenize
 from rag.errors import ConfigError
+from rag.sentences import SentenceIndex
 from rag.types import Hit
 
 log = logging.getLogger(__name__)
@@ -85,66 +83,20 @@ class PrfReranker:
         return mix_and_sort(hits, self.scores(query, hits), self.mix, k)
 
 
-_SENT = re.compile(r"(?<=[.!?])\s+|\n+")
-
-
-def split_sentences(text: str, max_chars: int = 400) -> list[str]:
-    out = []
-    for s in _SENT.split(text):
-        s = s.strip()
-        while len(s) > max_chars:  # very long "sentences" (tables, code) are cut so each fits the embedder
-            out.append(s[:max_chars])
-            s = s[max_chars:]
-        if len(s) > 3:
-            out.append(s)
-    return out
-
-
 class MaxSimReranker:
-    """Scores each candidate by its best sentence. Sentences, their terms and vectors are kept in memory per
-    chunk (LRU), so a passage is split and embedded once, and a warm query costs a few matrix products."""
+    """Scores each candidate by its best sentence (see ``rag.sentences``: split and embedded once per chunk)."""
 
-    def __init__(self, encode: Callable[[list[str]], np.ndarray], encode_query: Callable[[str], np.ndarray],
-                 lexical: float = 0.3, mix: float = 0.3, memo_size: int = 20_000):
-        self.encode = encode
-        self.encode_query = encode_query
-        self.lexical = lexical
+    def __init__(self, sentences: SentenceIndex, mix: float = 0.3):
+        self.sentences = sentences
         self.mix = mix
-        self.memo_size = memo_size
-        self._memo: OrderedDict[tuple[str, str], tuple[list[str], list[frozenset[str]], np.ndarray]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _prepared(self, hits: list[Hit]) -> list[tuple[list[str], list[frozenset[str]], np.ndarray]]:
-        keys = [(h.chunk.id, h.chunk.content_sha or h.chunk.text) for h in hits]
-        with self._lock:
-            missing = {k: h for k, h in zip(keys, hits) if k not in self._memo}
-        if missing:
-            split = {k: split_sentences(h.chunk.text) or [h.chunk.text] for k, h in missing.items()}
-            flat = [sent for sents in split.values() for sent in sents]
-            vectors = self.encode(flat)
-            at = 0
-            with self._lock:
-                for k, sents in split.items():
-                    terms = [frozenset(tokenize(sent)) for sent in sents]
-                    self._memo[k] = (sents, terms, vectors[at : at + len(sents)])
-                    at += len(sents)
-                while len(self._memo) > self.memo_size:
-                    self._memo.popitem(last=False)
-        with self._lock:
-            for k in keys:
-                self._memo.move_to_end(k)
-            return [self._memo[k] for k in keys]
 
     def best_sentences(self, query: str, hits: list[Hit]) -> list[tuple[str, float]]:
         """Each candidate's best sentence and its score (cosine, plus a share of term overlap)."""
-        q = self.encode_query(query)
-        q_terms = frozenset(tokenize(query))
         out = []
-        for sents, terms, vectors in self._prepared(hits):
-            overlap = np.fromiter((len(q_terms & t) for t in terms), dtype=np.float32, count=len(terms)) / (len(q_terms) or 1)
-            combined = vectors @ q + self.lexical * overlap
-            j = int(np.argmax(combined))
-            out.append((sents[j], float(combined[j])))
+        for hit, (sents, scores) in zip(hits, self.sentences.scores(query, hits)):
+            j = int(np.argmax(scores))
+            a, b = sents.spans[j]
+            out.append((hit.chunk.text[a:b], float(scores[j])))
         return out
 
     def rerank(self, query: str, hits: list[Hit], k: int) -> list[Hit]:
@@ -206,7 +158,7 @@ def make_reranker(method: str, rag: Any) -> Reranker:  # rag: rag.pipeline.Rag (
     if method == "prf":
         return PrfReranker(rag.embedder.encode_query, rag.index.chunk_vectors, cfg.feedback, cfg.weight, cfg.mix)
     if method == "maxsim":
-        return MaxSimReranker(rag.embedder.encode, rag.embedder.encode_query, cfg.lexical, cfg.mix)
+        return MaxSimReranker(rag.sentences, cfg.mix)
     if method == "cross-encoder":
         if not cfg.model:
             raise ConfigError("rerank.method=cross-encoder needs rerank.model: a local CrossEncoder folder or a Hub id")

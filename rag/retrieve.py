@@ -68,7 +68,10 @@ class Retriever:
         return self._allowed
 
     def search(self, query: str, k: int | None = None, filters: Filters | dict | None = None) -> Retrieval:
-        k = k or self.config.k
+        with self.index.reading():  # a document being re-ingested is seen whole: old or new, never half
+            return self._search(query, k or self.config.k, filters)
+
+    def _search(self, query: str, k: int, filters: Filters | dict | None) -> Retrieval:
         depth = max(self.config.candidates, k)
         timings: dict[str, float] = {}
         filters = Filters.of(filters)
@@ -97,9 +100,10 @@ class Retriever:
         fused = fused[: max(k, self.rerank_depth) if reranking else k]
         chunks = self.index.get_chunks([doc for doc, _ in fused])
         per_stage = {"dense": dict(dense), "bm25": dict(sparse)}
+        hidden = self.index.incomplete()
         hits = []
         for doc, score in fused:
-            if doc not in chunks:  # deleted between the two reads
+            if doc not in chunks or chunks[doc].doc_id in hidden:  # a large file still being written part by part
                 continue
             scores = {name: s[doc] for name, s in per_stage.items() if doc in s}
             scores[stage] = score

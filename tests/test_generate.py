@@ -1,7 +1,9 @@
 """Prompt budgeting, citation attribution and answer support on written examples (no model needed)."""
 
 from rag.compress import compress, whole
-from rag.generate import build_prompt, cite, estimate_tokens, is_abstention, unsupported
+from rag.generate import build_prompt, cite, is_abstention, unsupported
+from rag.llm import estimate_tokens
+from rag.sentences import SentenceIndex
 from rag.types import Chunk, Hit
 
 PASSAGES = [
@@ -52,7 +54,7 @@ def test_invented_numbers_are_unsupported() -> None:
 
 def test_compression_keeps_the_relevant_sentences_within_budget(sample_rag) -> None:  # noqa: ANN001
     e = sample_rag.embedder
-    evidence = compress("How long may a diver stay underwater?", _hits(), e.encode, e.encode_query, 25, estimate_tokens)
+    evidence = compress("How long may a diver stay underwater?", _hits(), SentenceIndex(e.encode, e.encode_query), 25, estimate_tokens)
     kept = " ".join(ev.text for ev in evidence)
     assert "40 minutes" in kept
     assert sum(estimate_tokens(ev.text) for ev in evidence) <= 25 + estimate_tokens(PASSAGES[2])

@@ -1,73 +1,38 @@
 """LLM backends behind the one streaming protocol: an OpenAI-compatible server on 127.0.0.1, transformers."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from rag.errors import ModelError
 from rag.llm import OpenAICompatible, Transformers
+from tests.fake_openai import FakeServer, fake_openai
 
 REPLY = ["The ferry ", "leaves at ", "14:30 [1]."]
 
 
-class FakeOpenAI(BaseHTTPRequestHandler):
-    """Speaks /v1/chat/completions like llama-server or Ollama do, streaming and not."""
-
-    seen: list[dict] = []
-
-    def do_POST(self) -> None:  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        FakeOpenAI.seen.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
-        if body.get("stream"):
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.end_headers()
-            for piece in REPLY:
-                chunk = {"choices": [{"index": 0, "delta": {"content": piece}}]}
-                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-            usage = {"choices": [], "usage": {"prompt_tokens": 42, "completion_tokens": 7}}
-            self.wfile.write(f"data: {json.dumps(usage)}\n\ndata: [DONE]\n\n".encode())
-            return
-        payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": "".join(REPLY)}}],
-                              "usage": {"prompt_tokens": 42}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
+    with fake_openai(lambda body: REPLY) as fake:
+        yield fake
 
 
-def test_openai_backend_streams_and_completes(server: str) -> None:
-    llm = OpenAICompatible(server, "qwen2.5:1.5b", api_key="k123")
+def test_openai_backend_streams_and_completes(server: FakeServer) -> None:
+    llm = OpenAICompatible(server.url, "qwen2.5:1.5b", api_key="k123")
     messages = [{"role": "user", "content": "When does the ferry leave?"}]
     assert list(llm.stream(messages, max_tokens=20)) == REPLY
     assert llm.last_usage["prompt_tokens"] == 42
     assert llm.complete(messages) == "".join(REPLY)
-    last = FakeOpenAI.seen[-1]
+    last = server.seen[-1]
     assert last["path"] == "/v1/chat/completions" and last["model"] == "qwen2.5:1.5b" and last["auth"] == "Bearer k123"
     assert last["messages"] == messages
 
 
-def test_openai_backend_in_the_pipeline(server: str, tmp_path: Path, make_rag) -> None:  # noqa: ANN001
+def test_openai_backend_in_the_pipeline(server: FakeServer, tmp_path: Path, make_rag) -> None:  # noqa: ANN001
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "ferry.md").write_text("# Ferry\n\nThe supply ferry leaves the harbour at 14:30 every Thursday.\n")
-    rag = make_rag(**{"generate.backend": "openai", "generate.base_url": server, "generate.model": "any"})
+    rag = make_rag(**{"generate.backend": "openai", "generate.base_url": server.url, "generate.model": "any"})
     rag.ingest(docs, progress=False)
     answer = rag.ask("When does the ferry leave?")
     assert answer.text == "".join(REPLY)
@@ -95,3 +60,32 @@ def test_transformers_backend_streams_from_a_local_model(tmp_path: Path) -> None
     pieces = list(llm.stream([{"role": "user", "content": "hello there"}], max_tokens=8))
     assert pieces and all(isinstance(p, str) for p in pieces)
     assert llm.last_usage["prompt_tokens"] > 2
+
+
+def test_llamacpp_counts_tokens_with_the_models_own_tokenizer() -> None:
+    import time
+
+    from rag.llm import load_generator
+    from tests.conftest import TEST_MODEL
+
+    llm = load_generator("llamacpp", TEST_MODEL, 4096, 0)
+    deadline = time.monotonic() + 300  # the first conversion from the GGUF runs in the background
+    while not llm.count_tokens.exact and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert llm.count_tokens.exact
+    text = "The supply ferry leaves Tarnwick harbour at 14:30; uplink_window_min defaults to 20 minutes."
+    llm.complete([{"role": "user", "content": text}], max_tokens=1)
+    with_text = llm.last_usage["prompt_tokens"]
+    llm.complete([{"role": "user", "content": ""}], max_tokens=1)
+    assert with_text - llm.last_usage["prompt_tokens"] == llm.count_tokens(text)
+
+
+def test_an_abandoned_stream_does_not_block_the_queue(server: FakeServer) -> None:
+    from rag.llm import Queued
+
+    llm = Queued(OpenAICompatible(server.url, "m"), concurrency=1)
+    messages = [{"role": "user", "content": "When does the ferry leave?"}]
+    abandoned = llm.stream(messages)
+    assert next(abandoned) == REPLY[0]  # a reader that stops here (a closed tab) and never finishes
+    assert "".join(llm.stream(messages)) == "".join(REPLY)  # the next chat is still served
+    assert llm.last_usage["prompt_tokens"] == 42

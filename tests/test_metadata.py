@@ -132,3 +132,46 @@ def test_reingest_recomputes_contexts_acronyms_and_titles(tmp_path: Path, make_r
     assert all("Harbour Manual" not in c.context for c in after)
     assert all("RTU=Radio Transfer Unit" in c.acronyms for c in after if "RTU" in c.text)
     assert rag.retriever.acronyms["RTU"] == "Radio Transfer Unit"
+
+
+def test_a_later_glossary_reaches_earlier_documents_and_leaves_with_them(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "log.md").write_text("# Log\n\nThe HTG was recalibrated after the storm on 4 March.\n")
+    (docs / "menu.md").write_text("# Menu\n\nSoup is served at noon in the galley.\n")
+    rag = make_rag()
+    rag.ingest(docs, progress=False)
+    assert all(not c.acronyms for c in rag.index.iter_chunks())
+    (docs / "glossary.md").write_text("# Glossary\n\nThe Harbour Tidal Gauge (HTG) measures sea level.\n")
+    rag.ingest(docs, progress=False)  # only the glossary is new; the log's chunk gains the definition
+    by_source = {c.source: c for c in rag.index.iter_chunks()}
+    assert by_source["docs/log.md"].acronyms == ("HTG=Harbour Tidal Gauge",)
+    assert by_source["docs/menu.md"].acronyms == ()
+    rag.delete("docs/glossary.md")
+    assert next(c for c in rag.index.iter_chunks() if c.source == "docs/log.md").acronyms == ()
+    assert "HTG" not in rag.retriever.acronyms
+
+
+def test_new_chunks_join_stored_topics_until_the_corpus_grows(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
+    from rag.topics import TopicModel
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    subjects = ["pump pressure valves", "galley menu soup", "tide gauge sea level"]
+    for n in range(24):
+        (docs / f"note{n}.md").write_text(f"# Note {n}\n\nThis note is about {subjects[n % 3]} and more {subjects[n % 3]}.\n")
+    rag = make_rag()
+    rag.ingest(docs, progress=False)
+    model = TopicModel.load(rag.index.path / "topics.npz")
+    assert model is not None and model.fitted_on == 24
+    labels = {c.source: c.topics for c in rag.index.iter_chunks()}
+    (docs / "note24.md").write_text("# Note 24\n\nThis note is about galley menu soup and more galley menu soup.\n")
+    rag.ingest(docs, progress=False)  # 25 chunks: within a quarter of 24, so no new clustering
+    assert TopicModel.load(rag.index.path / "topics.npz").fitted_on == 24
+    after = {c.source: c.topics for c in rag.index.iter_chunks()}
+    assert {s: t for s, t in after.items() if s != "docs/note24.md"} == labels
+    assert after["docs/note24.md"] == labels["docs/note1.md"]  # joined the galley notes' topic
+    for n in range(25, 40):
+        (docs / f"note{n}.md").write_text(f"# Note {n}\n\nThis note is about {subjects[n % 3]}.\n")
+    rag.ingest(docs, progress=False)
+    assert TopicModel.load(rag.index.path / "topics.npz").fitted_on == 40  # grown by more than a quarter: refit

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from rag.rerank import CrossEncoderReranker, LlmReranker, MaxSimReranker, NoRerank, PrfReranker, mix_and_sort
+from rag.sentences import SentenceIndex
 from rag.types import Chunk, Hit
 
 RELEVANT = "The desalination plant's membrane filters are replaced every ninety days by the duty engineer."
@@ -45,7 +46,7 @@ def test_prf_without_feedback_is_plain_cosine(sample_rag) -> None:  # noqa: ANN0
 
 def test_maxsim_orders_relevant_first_and_names_the_sentence(sample_rag) -> None:  # noqa: ANN001
     e = sample_rag.embedder
-    reranker = MaxSimReranker(e.encode, e.encode_query, mix=1.0)
+    reranker = MaxSimReranker(SentenceIndex(e.encode, e.encode_query), mix=1.0)
     assert reranker.rerank(QUERY, _hits(), 2)[0].chunk.text == RELEVANT
     sentence, _ = reranker.best_sentences(QUERY, _hits())[1]
     assert "membrane filters" in sentence

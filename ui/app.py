@@ -162,10 +162,11 @@ def build_app(rag: Rag) -> gr.Blocks:
                 victim = gr.Dropdown(choices=_sources(), label="Document", scale=3)
                 delete_btn = gr.Button("Delete document", variant="stop", scale=1)
             deleted = gr.Markdown()
-            upload_btn.click(ingest_uploads, files, [status, docs, victim], api_name=False)
-            folder_btn.click(ingest_folder, folder, [status, docs, victim], api_name=False)
-            resync_btn.click(resync, None, [status, docs, victim], api_name=False)
-            delete_btn.click(delete, victim, [docs, victim, deleted], api_name=False)
+            one_at_a_time = {"api_name": False, "concurrency_limit": 1, "concurrency_id": "documents"}
+            upload_btn.click(ingest_uploads, files, [status, docs, victim], **one_at_a_time)
+            folder_btn.click(ingest_folder, folder, [status, docs, victim], **one_at_a_time)
+            resync_btn.click(resync, None, [status, docs, victim], **one_at_a_time)
+            delete_btn.click(delete, victim, [docs, victim, deleted], **one_at_a_time)
         with gr.Tab("Settings"):
             inputs = [
                 gr.Radio(["hybrid", "bm25", "dense"], value=defaults["retrieval.mode"], label="Retrieval mode"),
@@ -241,7 +242,9 @@ def serve(rag: Rag, block: bool = True, no_auth: bool = False) -> tuple[gr.Block
     ui = rag.config.ui
     auth = check_exposure(ui.host, ui.username, ui.password, no_auth)
     app = build_app(rag)
-    app.queue(default_concurrency_limit=1)  # one generation at a time on a 2-core machine; others wait in line
+    # chats run side by side up to ui.concurrency (retrieval is concurrent; the model itself serves
+    # generate.concurrency requests at a time and queues the rest); document changes run one at a time
+    app.queue(default_concurrency_limit=ui.concurrency)
     print(f"situated-rag: serving on http://{ui.host}:{ui.port} (index {rag.config.index.path})", flush=True)
     _, url, _ = app.launch(server_name=ui.host, server_port=ui.port, auth=auth, prevent_thread_lock=not block,
                            quiet=True, css=CSS, footer_links=["api"], allowed_paths=served_paths(rag))
