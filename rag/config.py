@@ -89,7 +89,7 @@ class Bm25Config:
 class RerankConfig:
     method: str = "maxsim"  # none | prf | maxsim | cross-encoder | llm (see rag/rerank.py, docs/benchmarks.md)
     candidates: int = 50  # fused candidates handed to the reranker
-    mix: float = 0.3  # weight of the reranker's score against the first stage's (both min-max normalised)
+    mix: float = 0.2  # weight of the reranker's score against the first stage's (both min-max normalised)
     feedback: int = 3  # prf: top candidates that enrich the query
     weight: float = 0.3  # prf: weight of their centroid
     lexical: float = 0.3  # maxsim: weight of term overlap beside sentence cosine

@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("dataset")
     parser.add_argument("out")
     parser.add_argument("--llm", action="store_true", help="also the LLM listwise reranker on the first 20 questions")
+    parser.add_argument("--sweep", action="store_true", help="only maxsim over mix x lexical, and the baseline")
     parser.add_argument("-o", action="append", default=[])
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -44,6 +45,7 @@ def main() -> None:
     def row(name: str, fusion: str = "convex", method: str = "none", limit: int = 0, **rerank: float) -> None:
         rag.retriever.config = dataclasses.replace(config.retrieval, fusion=fusion)
         rag.config = config.override({"rerank.method": method, **{f"rerank.{k}": v for k, v in rerank.items()}})
+        rag.sentences.lexical = rag.config.rerank.lexical
         rag.retriever.reranker = make_reranker(method, rag)
         rag.retriever.rerank_depth = rag.config.rerank.candidates
         subset = dataclasses.replace(data, queries=data.queries[:limit]) if limit else data
@@ -55,12 +57,20 @@ def main() -> None:
         rows.append(result)
         print(json.dumps(result), flush=True)
 
+    if args.sweep:
+        row("none")
+        for mix in (0.1, 0.2, 0.3, 0.5):
+            for lexical in (0.0, 0.3, 0.6):
+                row(f"maxsim mix {mix} lexical {lexical}", "convex", "maxsim", mix=mix, lexical=lexical)
+        Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")
+        return
     for fusion in ("rrf", "convex"):
         row("none", fusion)
         row("prf", fusion, "prf", mix=0.5)
-        row("maxsim", fusion, "maxsim", mix=0.3)
+        row("maxsim", fusion, "maxsim", mix=0.2)
     row("prf mix.3", "convex", "prf", mix=0.3)
     row("prf w.5", "convex", "prf", weight=0.5, mix=0.5)
+    row("maxsim mix.3", "convex", "maxsim", mix=0.3)
     row("maxsim mix.5", "convex", "maxsim", mix=0.5)
     row("maxsim mix.7", "convex", "maxsim", mix=0.7)
     if args.llm:
