@@ -104,9 +104,7 @@ def keyphrases(text: str, n: int = 6) -> tuple[str, ...]:
     """Unsupervised keyphrases (YAKE, 1-3 words), best first; every phrase occurs in ``text``."""
     if n <= 0 or len(text.split()) < 5:
         return ()
-    import yake
-
-    extractor = yake.KeywordExtractor(lan="en", n=3, dedupLim=0.7, top=n * 2)
+    extractor = _yake(n * 2)
     lowered = text.lower()
     out: list[str] = []
     for phrase, _ in extractor.extract_keywords(text):
@@ -115,6 +113,14 @@ def keyphrases(text: str, n: int = 6) -> tuple[str, ...]:
         if len(out) == n:
             break
     return tuple(out)
+
+
+@functools.lru_cache(maxsize=4)
+def _yake(top: int):  # noqa: ANN202 - yake has no stubs
+    """One extractor reused for every chunk: building one reads its stop-word list (a quarter of YAKE's cost)."""
+    import yake
+
+    return yake.KeywordExtractor(lan="en", n=3, dedupLim=0.7, top=top)
 
 
 def annotate(chunks: list[Chunk], acronyms: dict[str, str], n_keyphrases: int) -> list[Chunk]:

@@ -23,6 +23,9 @@ class IndexConfig:
     path: str = ".rag_index"
     chroma_url: str = ""  # empty: embedded PersistentClient under `path`; else a `chroma run` server
     chroma_token: str = ""
+    # prepared files are embedded and written together until this many chunks wait: larger batches mean
+    # fewer Chroma round trips; a crash loses at most one batch's work (it is redone on the next run)
+    write_batch: int = 256
 
 
 @dataclass(frozen=True)

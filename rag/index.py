@@ -217,20 +217,36 @@ class Index:
     # ---- writes ---------------------------------------------------------------------------------------------
 
     def write_document(self, record: DocRecord, chunks: list[Chunk], vectors: list[np.ndarray]) -> None:
-        """Replace a document's chunks. ``vectors[i]`` holds the window vectors of ``chunks[i]`` (>= 1 row).
+        """Replace a document's chunks. ``vectors[i]`` holds the window vectors of ``chunks[i]`` (>= 1 row)."""
+        self.write_documents([(record, chunks, vectors)])
 
-        Runs under the write lock, so a concurrent search sees the old chunks or the new ones, never a mix."""
+    def write_documents(self, items: list[tuple[DocRecord, list[Chunk], list[np.ndarray]]]) -> None:
+        """Replace several documents' chunks in one pass (one delete and a few upserts, not a round of Chroma
+        calls per document). Runs under the write lock, so a concurrent search sees each document's old
+        chunks or its new ones, never a mix; all are marked ``indexing`` until the last write lands."""
+        if not items:
+            return
         with self._rw.writing():
-            self.begin_document(record)
-            self.append_chunks(chunks, vectors)
-            self.finish_document(record, len(chunks))
+            self._db.execute("BEGIN")
+            for record, _, _ in items:
+                self._upsert_record(record, "indexing")
+            self._db.execute("COMMIT")
+            doc_ids = sorted({record.doc_id for record, _, _ in items})
+            for lo in range(0, len(doc_ids), BATCH):
+                self._delete_vectors(doc_ids[lo : lo + BATCH])
+            self.append_chunks([c for _, cs, _ in items for c in cs], [v for _, _, vs in items for v in vs])
+            self._db.execute("BEGIN")
+            for record, chunks, _ in items:
+                self._upsert_record(record, "ok", len(chunks))
+            self._db.execute("COMMIT")
+            self._bump()
 
     def begin_document(self, record: DocRecord) -> None:
         """Start replacing a document part by part (files too large to hold in memory): its old chunks go,
         and until ``finish_document`` searches do not see it (see ``incomplete``)."""
         with self._rw.writing():
             self._upsert_record(record, "indexing")
-            self._delete_vectors(record.doc_id)
+            self._delete_vectors([record.doc_id])
             self._bump()
 
     def append_chunks(self, chunks: list[Chunk], vectors: list[np.ndarray]) -> None:
@@ -277,9 +293,10 @@ class Index:
              r.title, json.dumps(r.meta), time.time()),
         )
 
-    def _delete_vectors(self, doc_id: str) -> None:
-        self.chunks.delete(where={"doc_id": doc_id})
-        self.windows.delete(where={"doc_id": doc_id})
+    def _delete_vectors(self, doc_ids: list[str]) -> None:
+        where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": doc_ids}}
+        self.chunks.delete(where=where)
+        self.windows.delete(where=where)
 
     def update_metadata(self, changes: dict[str, dict[str, Any]]) -> None:
         """Merge metadata fields into existing chunks (acronyms defined elsewhere, corpus topics)."""
@@ -310,7 +327,7 @@ class Index:
     def delete_document(self, doc_id: str) -> None:
         with self._rw.writing():
             self._db.execute("UPDATE documents SET status = 'indexing' WHERE doc_id = ?", (doc_id,))
-            self._delete_vectors(doc_id)
+            self._delete_vectors([doc_id])
             self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
             self._bump()
 
@@ -346,7 +363,7 @@ class Index:
                     self.delete_document(d.doc_id)
             for o in orphans:
                 with self._rw.writing():
-                    self._delete_vectors(o)
+                    self._delete_vectors([o])
                     self._bump()
             self._bm25 = None
             self.bm25()

@@ -48,8 +48,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EMBED_BATCH_CHUNKS = 256  # prepared files are embedded together until this many chunks wait
-
 
 @dataclass
 class _Pending:
@@ -210,7 +208,7 @@ class Rag:
             result = self._prepare_file(f, status, by_source.get(f.source), pending, progress)
             if result is not None:
                 results.append(result)
-            if sum(len(p.prepared.chunks) for p in pending) >= EMBED_BATCH_CHUNKS:
+            if sum(len(p.prepared.chunks) for p in pending) >= self.config.index.write_batch:
                 results += self._write(pending, progress)
                 pending = []
         results += self._write(pending, progress)
@@ -307,13 +305,13 @@ class Rag:
         c = self.config
         chunks = [ch for p in pending for ch in p.prepared.chunks]
         vectors = chunk_vectors(chunks, self.embedder, c.context.mode, c.context.alpha, c.embed.window_overlap, progress=progress)
-        out, at = [], 0
+        items, at = [], 0
         for p in pending:
             n = len(p.prepared.chunks)
-            self.index.write_document(p.record, p.prepared.chunks, vectors[at : at + n])
+            items.append((p.record, p.prepared.chunks, vectors[at : at + n]))
             at += n
-            out.append(FileResult(p.record.source, p.status, n))
-        return out
+        self.index.write_documents(items)
+        return [FileResult(p.record.source, p.status, len(p.prepared.chunks)) for p in pending]
 
     def add_prepared(self, docs: list[Prepared], progress: bool = True) -> None:
         """Index documents that arrive already chunked (evaluation sets); no files are read."""

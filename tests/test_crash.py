@@ -32,7 +32,9 @@ def _ok_docs(index: Path) -> int:
 
 def _ingest_and_kill(docs: Path, index: Path, after_docs: int) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RAG_EMBED_CACHE": "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", str(docs), "--index", str(index), "--quiet"],
+    # small write batches (a few documents each), so the kill lands between and inside batches
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", str(docs), "--index", str(index), "--quiet",
+                             "-o", "index.write_batch=20"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while proc.poll() is None and _ok_docs(index) < after_docs and time.time() < deadline:
