@@ -3,7 +3,8 @@
 On a CPU the LLM reads the prompt at ~70 tokens/s (1.5B), so every passage token costs time before the first
 answer token. Sentences are scored by MiniLM cosine with the question plus term overlap; the best ones are kept
 across all passages until the budget is spent, a sentence that opens with a reference ("It", "This", ...)
-brings its predecessor along, and the kept sentences stay in document order. Citations still point to the
+brings its predecessor along and one that ends with a colon its successor, and the kept sentences stay in
+document order. Citations still point to the
 whole chunk.
 """
 
@@ -80,6 +81,8 @@ def compress(
         a, b = per_hit[i][j]
         if j > 0 and _ANAPHOR.match(hits[i].chunk.text[a:b]):
             wanted.insert(0, (i, j - 1))
+        if j + 1 < len(per_hit[i]) and hits[i].chunk.text[a:b].rstrip().endswith(":"):
+            wanted.append((i, j + 1))  # a label ("Default value:", a table header) is read with what follows
         cost = sum(count(hits[i].chunk.text[slice(*per_hit[p][s])]) for p, s in wanted if (p, s) not in chosen)
         if used + cost > budget_tokens and chosen:
             continue

@@ -179,7 +179,7 @@ class Report:
     config: dict
 
     def as_json(self) -> dict:
-        return {**self.metrics, "config": self.config}
+        return {**self.metrics, "config": self.config, "questions": self.per_query}
 
 
 def run_queries(rag, dataset: Dataset, k: int = 20) -> Report:  # noqa: ANN001 - rag.Rag, imported lazily
@@ -273,6 +273,7 @@ def answer_queries(rag, dataset: Dataset, limit: int = 0, held_out: frozenset[st
 
     rows, ttft, total, prompt_tokens = [], [], [], []
     queries = dataset.queries[:limit] if limit else dataset.queries
+    rag.generator.count_tokens.ready.wait(300)  # every question's prompt is budgeted with the same counter
     for q in tqdm(queries, desc="answers", unit="q", disable=not progress):
         answerable = q.answerable and bool(q.gold - held_out)
         answer = rag.ask(q.text)

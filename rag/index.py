@@ -157,6 +157,7 @@ class Index:
         self.windows = self._client.get_or_create_collection("windows", embedding_function=ef, configuration=space)
         self._bm25: Bm25Index | None = None
         self._incomplete: tuple[int, set[str]] = (-1, set())
+        self._size_cache: tuple[int, int, int] = (-1, 0, 0)
 
     def _connect(self, url: str, token: str) -> Any:
         import chromadb
@@ -374,6 +375,13 @@ class Index:
     def count(self) -> int:
         return self.chunks.count()
 
+    def _sizes(self) -> tuple[int, int]:
+        """Chunk and extra-window counts, asked of Chroma once per generation, not on every query."""
+        generation = self.generation
+        if self._size_cache[0] != generation:
+            self._size_cache = (generation, self.chunks.count(), self.windows.count())
+        return self._size_cache[1], self._size_cache[2]
+
     def get_chunks(self, ids: list[str]) -> dict[str, Chunk]:
         if not ids:
             return {}
@@ -402,14 +410,13 @@ class Index:
         """Chunks by cosine similarity of their best window; ``allowed`` restricts the search to those chunks."""
         if allowed is not None:
             return self._dense_subset(vector, k, allowed)
-        n = self.count()
+        n, n_windows = self._sizes()
         if n == 0:
             return []
         best: dict[str, float] = {}
         got = self.chunks.query(query_embeddings=[vector], n_results=min(k, n), include=["distances"])
         for cid, dist in zip(got["ids"][0], got["distances"][0]):
             best[cid] = 1.0 - dist
-        n_windows = self.windows.count()
         if n_windows:
             got = self.windows.query(
                 query_embeddings=[vector], n_results=min(2 * k, n_windows), include=["distances", "metadatas"]

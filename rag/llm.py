@@ -61,7 +61,10 @@ class TokenCounter:
     def __init__(self, load: Callable[[], object] | None = None):
         self._tokenizer: object | None = None
         self.exact = False
-        if load is not None:
+        self.ready = threading.Event()  # set once loading has succeeded or failed
+        if load is None:
+            self.ready.set()
+        else:
             threading.Thread(target=self._load, args=(load,), daemon=True, name="tokenizer").start()
 
     def _load(self, load: Callable[[], object]) -> None:
@@ -70,6 +73,8 @@ class TokenCounter:
             self.exact = True
         except Exception as exc:  # noqa: BLE001 - any failure leaves the estimate in place
             log.warning("token counts are estimated: the model's tokenizer could not be loaded (%s)", exc)
+        finally:
+            self.ready.set()
 
     def __call__(self, text: str) -> int:
         tokenizer = self._tokenizer

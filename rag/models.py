@@ -144,6 +144,10 @@ class Embedder:
                 cache.put_many(todo, vectors)
         return out
 
+    def forget_queries(self) -> None:
+        """Drop remembered query vectors (benchmarks measure each mode with the query embedding included)."""
+        self._query_cache.clear()
+
     def encode_query(self, text: str) -> np.ndarray:
         cached = self._query_cache.get(text)
         if cached is None:

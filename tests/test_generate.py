@@ -62,3 +62,12 @@ def test_compression_keeps_the_relevant_sentences_within_budget(sample_rag) -> N
     for ev in evidence:
         for a, b in ev.spans:
             assert ev.hit.chunk.text[a:b] in ev.text
+
+
+def test_compression_reads_a_label_with_what_follows_it(sample_rag) -> None:  # noqa: ANN001
+    e = sample_rag.embedder
+    text = "Maintenance of the tide gauge. Calibration interval for the tide gauge:\n42 days\nPaint the mast yearly."
+    hit = Hit(Chunk(id="g:0", doc_id="g", text=text, source="gauge.md", char_end=len(text)), 1.0, "fused")
+    evidence = compress("What is the calibration interval of the tide gauge?", [hit], SentenceIndex(e.encode, e.encode_query),
+                        14, estimate_tokens)
+    assert "Calibration interval for the tide gauge: 42 days" in evidence[0].text.replace("\n", " ")

@@ -63,15 +63,11 @@ def test_transformers_backend_streams_from_a_local_model(tmp_path: Path) -> None
 
 
 def test_llamacpp_counts_tokens_with_the_models_own_tokenizer() -> None:
-    import time
-
     from rag.llm import load_generator
     from tests.conftest import TEST_MODEL
 
     llm = load_generator("llamacpp", TEST_MODEL, 4096, 0)
-    deadline = time.monotonic() + 300  # the first conversion from the GGUF runs in the background
-    while not llm.count_tokens.exact and time.monotonic() < deadline:
-        time.sleep(0.5)
+    llm.count_tokens.ready.wait(300)  # the first conversion from the GGUF runs in the background
     assert llm.count_tokens.exact
     text = "The supply ferry leaves Tarnwick harbour at 14:30; uplink_window_min defaults to 20 minutes."
     llm.complete([{"role": "user", "content": text}], max_tokens=1)
