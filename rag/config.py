@@ -91,8 +91,8 @@ class Bm25Config:
 @dataclass(frozen=True)
 class RerankConfig:
     method: str = "maxsim"  # none | prf | maxsim | cross-encoder | llm (see rag/rerank.py, docs/benchmarks.md)
-    candidates: int = 20  # fused candidates handed to the reranker (20 scored as well as 50 on every set, at a
-    # third of the cost; a passage new to maxsim has its sentences embedded once)
+    candidates: int = 20  # fused candidates handed to the reranker (20 scored as well as 50 on docs_qa and
+    # sample_beir at a third of the cost; a passage new to maxsim has its sentences embedded once)
     mix: float = 0.2  # weight of the reranker's score against the first stage's (both min-max normalised)
     feedback: int = 3  # prf: top candidates that enrich the query
     weight: float = 0.3  # prf: weight of their centroid

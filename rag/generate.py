@@ -90,7 +90,7 @@ def build_prompt(question: str, evidence: list[Evidence], max_prompt_tokens: int
 
 def is_abstention(text: str, abstain_text: str) -> bool:
     stripped = text.strip()
-    if not stripped:
+    if not has_words(stripped):  # nothing, or only citation markers ("[1] [2]"): small models do this
         return True
     if abstain_text.lower().rstrip(".") in stripped.lower():
         return True
@@ -98,6 +98,10 @@ def is_abstention(text: str, abstain_text: str) -> bool:
 
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,:]\d+)*")
+
+
+def has_words(text: str) -> bool:
+    return bool(re.search(r"\w", _MARKER.sub("", text)))
 
 
 def unsupported(answer: str, passages: list[Hit], min_term_support: float = 0.5) -> str:

@@ -27,6 +27,7 @@ from rag.generate import (
     build_prompt,
     cite,
     clean_rewrite,
+    has_words,
     is_abstention,
     rewrite_messages,
     unsupported,
@@ -403,6 +404,8 @@ class Rag:
         text = "".join(parts).strip()
         timings["total"] = time.perf_counter() - t0
         abstained = is_abstention(text, g.abstain_text)
+        if not has_words(text):
+            text = f"{g.abstain_text} (The model gave no answer text.)"
         reason = "" if abstained else unsupported(text, prompt.passages)
         if reason:  # a draft the passages do not back is not shown as an answer
             log.info("answer withheld (%s): %r", reason, text)

@@ -50,6 +50,7 @@ def test_invented_numbers_are_unsupported() -> None:
     assert unsupported("Penguins enjoy jazz music on Sundays.", hits)
     assert is_abstention("I could not find this in the documents.", "I could not find this in the documents.")
     assert not is_abstention("The ferry leaves at 14:30.", "I could not find this in the documents.")
+    assert is_abstention("[1] [2]", "I could not find this in the documents.")  # markers only: no answer
 
 
 def test_compression_keeps_the_relevant_sentences_within_budget(sample_rag) -> None:  # noqa: ANN001
