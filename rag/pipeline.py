@@ -332,12 +332,13 @@ class Rag:
 
     def delete(self, source: str) -> bool:
         """Remove a document by its source (as listed by ``documents()``) or by its file path."""
-        for d in self.index.documents():
-            if source in (d.source, d.path) or (d.path and Path(source).resolve() == Path(d.path)):
-                before = dict(self.retriever.acronyms)
-                self.index.delete_document(d.doc_id)
-                self._after_changes(before, set())
-                return True
+        with self.index.ingesting:  # not in the middle of a sync
+            for d in self.index.documents():
+                if source in (d.source, d.path) or (d.path and Path(source).resolve() == Path(d.path)):
+                    before = dict(self.retriever.acronyms)
+                    self.index.delete_document(d.doc_id)
+                    self._after_changes(before, set())
+                    return True
         return False
 
     # ---- questions ------------------------------------------------------------------------------------------
