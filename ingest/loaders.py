@@ -53,15 +53,20 @@ def load(path: Path, source: str | None = None) -> Document:
         doc = loader(path, source)
     except IngestError:
         raise
-    except FileNotFoundError:
-        raise IngestError(source, "file disappeared while reading") from None
-    except PermissionError:
-        raise IngestError(source, "permission denied") from None
     except OSError as exc:
-        raise IngestError(source, f"cannot read file: {exc.strerror or exc}") from None
+        raise IngestError(source, read_error(exc)) from None
     if not any(p.strip() for p in doc.pages):
         raise IngestError(source, "no text found in file")
     return doc
+
+
+def read_error(exc: OSError) -> str:
+    """What to tell a user about a file the system would not let us read."""
+    if isinstance(exc, FileNotFoundError):
+        return "file disappeared while reading"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return f"cannot read file: {exc.strerror or exc}"
 
 
 def supported(path: Path) -> bool:
@@ -71,14 +76,23 @@ def supported(path: Path) -> bool:
 # ---- text ---------------------------------------------------------------------------------------------------
 
 
-def decode_text(data: bytes, source: str) -> str:
-    """Decode bytes by BOM, then UTF-8, then Latin-1; refuse data that looks binary."""
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
-        if data.startswith(bom):
-            return data.decode(encoding, errors="replace")
-    sample = data[:8192]
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _bom_encoding(data: bytes) -> str | None:
+    return next((encoding for bom, encoding in _BOMS if data.startswith(bom)), None)
+
+
+def _refuse_binary(sample: bytes, source: str) -> None:
     if b"\x00" in sample or _control_ratio(sample) > 0.1:
         raise IngestError(source, "file looks binary, not text")
+
+
+def decode_text(data: bytes, source: str) -> str:
+    """Decode bytes by BOM, then UTF-8, then Latin-1; refuse data that looks binary."""
+    if encoding := _bom_encoding(data):
+        return data.decode(encoding, errors="replace")
+    _refuse_binary(data[:8192], source)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -94,11 +108,9 @@ def _control_ratio(sample: bytes) -> float:
 
 def text_encoding(sample: bytes, source: str) -> str:
     """The encoding ``decode_text`` would pick, judged from a file's first bytes (for streamed reading)."""
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
-        if sample.startswith(bom):
-            return encoding
-    if b"\x00" in sample or _control_ratio(sample) > 0.1:
-        raise IngestError(source, "file looks binary, not text")
+    if encoding := _bom_encoding(sample):
+        return encoding
+    _refuse_binary(sample, source)
     try:
         sample.decode("utf-8")
     except UnicodeDecodeError as exc:

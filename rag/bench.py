@@ -193,7 +193,7 @@ def quality_langchain(dataset: str) -> dict[str, Any]:
     from langchain_community.retrievers import BM25Retriever
     from langchain_core.documents import Document
 
-    from rag.evaluate import load_dataset, score_ranking
+    from rag.evaluate import gold_flags, load_dataset, score_ranking
 
     data = load_dataset(dataset)
     docs = [Document(page_content=c["content"], metadata={"chunk_id": c["chunk_id"]}) for d in data.documents for c in d["chunks"]]
@@ -203,13 +203,8 @@ def quality_langchain(dataset: str) -> dict[str, Any]:
                                      weights=[0.5, 0.5])
         per_query = []
         for q in data.queries:
-            seen: set[str] = set()
-            flags = []
-            for doc in ensemble.invoke(q.text)[:10]:
-                cid = doc.metadata["chunk_id"]
-                flags.append(cid in q.gold and cid not in seen)
-                seen.add(cid)
-            per_query.append(score_ranking(flags, len(q.gold)))
+            ids = [doc.metadata["chunk_id"] for doc in ensemble.invoke(q.text)[:10]]
+            per_query.append(score_ranking(gold_flags([i if i in q.gold else None for i in ids]), len(q.gold)))
     return {k: round(sum(m[k] for m in per_query) / len(per_query), 4) for k in QUALITY_KEYS}
 
 

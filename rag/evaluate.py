@@ -139,10 +139,14 @@ def _gold_key(hit: Hit, query: Query, kind: str) -> str | None:
 
 def relevance_flags(hits: list[Hit], query: Query, kind: str) -> list[bool]:
     """Which ranks hold a gold item not already found higher up (a page counts once, however many chunks it has)."""
+    return gold_flags([_gold_key(hit, query, kind) for hit in hits])
+
+
+def gold_flags(keys: list[str | None]) -> list[bool]:
+    """Per rank: a gold key (None: not gold) seen for the first time."""
     seen: set[str] = set()
     flags = []
-    for hit in hits:
-        key = _gold_key(hit, query, kind)
+    for key in keys:
         flags.append(key is not None and key not in seen)
         if key is not None:
             seen.add(key)

@@ -156,8 +156,7 @@ class Index:
         self.chunks = self._client.get_or_create_collection("chunks", embedding_function=ef, configuration=space)
         self.windows = self._client.get_or_create_collection("windows", embedding_function=ef, configuration=space)
         self._bm25: Bm25Index | None = None
-        self._incomplete: tuple[int, set[str]] = (-1, set())
-        self._size_cache: tuple[int, int, int] = (-1, 0, 0)
+        self._derived: dict[str, tuple[int, Any]] = {}  # values derived from the index, per generation
 
     def _connect(self, url: str, token: str) -> Any:
         import chromadb
@@ -277,11 +276,8 @@ class Index:
 
     def incomplete(self) -> set[str]:
         """Documents being written part by part (or left half-written by a crash): hidden from searches."""
-        key = self.generation
-        if self._incomplete[0] != key:
-            rows = self._db.execute("SELECT doc_id FROM documents WHERE status = 'indexing'").fetchall()
-            self._incomplete = (key, {r[0] for r in rows})
-        return self._incomplete[1]
+        return self._per_generation(
+            "incomplete", lambda: {r[0] for r in self._db.execute("SELECT doc_id FROM documents WHERE status = 'indexing'")})
 
     def touch(self, doc_id: str, size: int, mtime: float) -> None:
         """Remember a new size/mtime for a file whose content did not change, so the next scan skips hashing."""
@@ -377,10 +373,15 @@ class Index:
 
     def _sizes(self) -> tuple[int, int]:
         """Chunk and extra-window counts, asked of Chroma once per generation, not on every query."""
+        return self._per_generation("sizes", lambda: (self.chunks.count(), self.windows.count()))
+
+    def _per_generation(self, name: str, compute: Any) -> Any:
+        """``compute()``, remembered until the next write (searches ask for these on every query)."""
         generation = self.generation
-        if self._size_cache[0] != generation:
-            self._size_cache = (generation, self.chunks.count(), self.windows.count())
-        return self._size_cache[1], self._size_cache[2]
+        cached = self._derived.get(name)
+        if cached is None or cached[0] != generation:
+            cached = self._derived[name] = (generation, compute())
+        return cached[1]
 
     def get_chunks(self, ids: list[str]) -> dict[str, Chunk]:
         if not ids:

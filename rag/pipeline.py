@@ -11,11 +11,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from tqdm import tqdm
 
 from ingest.context import LLM_PROMPT, WriteContext
 from ingest.enrich import Prepared, prepare
-from ingest.loaders import STREAMABLE, Document, iter_text_parts, load
+from ingest.loaders import STREAMABLE, Document, iter_text_parts, load, read_error
 from ingest.metadata import acronyms_in
 from ingest.sync import Known, SourceFile, file_sha256, plan, scan
 from rag import topics
@@ -38,7 +39,7 @@ from rag.models import Embedder, default_cache_dir, embedder_for
 from rag.rerank import make_reranker
 from rag.retrieve import Retriever
 from rag.sentences import SentenceIndex
-from rag.types import Answer, AnswerDone, Event, Failed, FileResult, Hit, IngestReport, RetrievalDone, Token
+from rag.types import Answer, AnswerDone, Chunk, Event, Failed, FileResult, Hit, IngestReport, RetrievalDone, Token
 from rag.vectors import chunk_vectors
 
 if TYPE_CHECKING:
@@ -230,17 +231,9 @@ class Rag:
             c = self.config
             prepared = prepare(doc, c.chunk, c.context, c.metadata, self.embedder.count_tokens, self.retriever.acronyms,
                                self._context_writer())
-            for short, long in prepared.acronyms.items():  # later files of this run know them already
-                self.retriever.acronyms.setdefault(short, long)
-        except IngestError as exc:
-            self.index.record_failure(_doc_id(f.source), f.source, str(f.path), exc.reason)
-            return FileResult(f.source, "failed", reason=exc.reason)
-        except FileNotFoundError:
-            reason = "file disappeared while reading"
-            self.index.record_failure(_doc_id(f.source), f.source, str(f.path), reason)
-            return FileResult(f.source, "failed", reason=reason)
-        except OSError as exc:
-            reason = "permission denied" if isinstance(exc, PermissionError) else f"cannot read file: {exc.strerror or exc}"
+            self._learn_acronyms(prepared.acronyms)
+        except (IngestError, OSError) as exc:  # hashing or streaming reads the file outside the loaders too
+            reason = exc.reason if isinstance(exc, IngestError) else read_error(exc)
             self.index.record_failure(_doc_id(f.source), f.source, str(f.path), reason)
             return FileResult(f.source, "failed", reason=reason)
         record = DocRecord(_doc_id(f.source), f.source, str(f.path), sha, f.size, f.mtime, "ok", "", 0, doc.title,
@@ -276,16 +269,24 @@ class Rag:
             prepared = prepare(part, c.chunk, c.context, c.metadata, self.embedder.count_tokens, self.retriever.acronyms)
             chunks = [replace(ch, id=f"{doc_id}:{written + n}", char_start=ch.char_start + offset,
                               char_end=ch.char_end + offset) for n, ch in enumerate(prepared.chunks)]
-            vectors = chunk_vectors(chunks, self.embedder, c.context.mode, c.context.alpha, c.embed.window_overlap)
-            self.index.append_chunks(chunks, vectors)
+            self.index.append_chunks(chunks, self._vectors(chunks, progress=False))
             written += len(chunks)
             title = title or part.title
             for short, long in prepared.acronyms.items():
                 acronyms.setdefault(short, long)
-                self.retriever.acronyms.setdefault(short, long)
+            self._learn_acronyms(prepared.acronyms)
             bar.update(len(part.pages[0].encode("utf-8", "replace")))
         bar.close()
         return written, title, acronyms
+
+    def _learn_acronyms(self, acronyms: dict[str, str]) -> None:
+        """Definitions found in this run: files read later in the run know them already."""
+        for short, long in acronyms.items():
+            self.retriever.acronyms.setdefault(short, long)
+
+    def _vectors(self, chunks: list[Chunk], progress: bool) -> list[np.ndarray]:
+        c = self.config
+        return chunk_vectors(chunks, self.embedder, c.context.mode, c.context.alpha, c.embed.window_overlap, progress=progress)
 
     def _context_writer(self) -> WriteContext | None:
         """The LLM as a (document, chunk) -> context callable, when ``context.llm`` asks for it."""
@@ -303,9 +304,8 @@ class Rag:
     def _write(self, pending: list[_Pending], progress: bool) -> list[FileResult]:
         if not pending:
             return []
-        c = self.config
         chunks = [ch for p in pending for ch in p.prepared.chunks]
-        vectors = chunk_vectors(chunks, self.embedder, c.context.mode, c.context.alpha, c.embed.window_overlap, progress=progress)
+        vectors = self._vectors(chunks, progress)
         items, at = [], 0
         for p in pending:
             n = len(p.prepared.chunks)
