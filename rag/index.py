@@ -18,6 +18,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,8 @@ class Index:
         self.windows = self._client.get_or_create_collection("windows", embedding_function=ef, configuration=space)
         self._bm25: Bm25Index | None = None
         self._derived: dict[str, tuple[int, Any]] = {}  # values derived from the index, per generation
+        # the windows collection is queried beside the chunks one (Chroma releases the GIL while it searches)
+        self._side = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rag-windows")
 
     def _connect(self, url: str, token: str) -> Any:
         import chromadb
@@ -180,6 +183,7 @@ class Index:
             raise IndexError_(f"cannot reach the Chroma server at {url}: {exc}") from None
 
     def close(self) -> None:
+        self._side.shutdown(wait=False)
         self._db.close()
 
     # ---- manifest -------------------------------------------------------------------------------------------
@@ -414,14 +418,14 @@ class Index:
         n, n_windows = self._sizes()
         if n == 0:
             return []
-        best: dict[str, float] = {}
-        got = self.chunks.query(query_embeddings=[vector], n_results=min(k, n), include=["distances"])
-        for cid, dist in zip(got["ids"][0], got["distances"][0]):
-            best[cid] = 1.0 - dist
+        windows = None
         if n_windows:
-            got = self.windows.query(
-                query_embeddings=[vector], n_results=min(2 * k, n_windows), include=["distances", "metadatas"]
-            )
+            windows = self._side.submit(self.windows.query, query_embeddings=[vector], n_results=min(2 * k, n_windows),
+                                        include=["distances", "metadatas"])
+        got = self.chunks.query(query_embeddings=[vector], n_results=min(k, n), include=["distances"])
+        best = {cid: 1.0 - dist for cid, dist in zip(got["ids"][0], got["distances"][0])}
+        if windows is not None:
+            got = windows.result()
             for meta, dist in zip(got["metadatas"][0], got["distances"][0]):
                 cid = meta["chunk_id"]
                 best[cid] = max(best.get(cid, -1.0), 1.0 - dist)

@@ -103,7 +103,7 @@ class Rag:
     @property
     def embedder(self) -> Embedder:
         e = self.config.embed
-        return embedder_for(e.model, e.max_tokens, e.batch_size, e.dtype, e.threads, e.cache)
+        return embedder_for(e.model, e.max_tokens, e.batch_size, e.dtype, e.threads, e.cache, e.query_onnx)
 
     @property
     def generator(self) -> Queued:

@@ -45,3 +45,19 @@ def test_acronym_expansion_in_query(sample_rag) -> None:  # noqa: ANN001
 
     assert "Remote Telemetry Unit" in expand_acronyms("How often does the RTU report?", sample_rag.retriever.acronyms)
     assert acronym_expansions("Who is the Station Duty Officer?", sample_rag.retriever.acronyms) == ["SDO"]
+
+
+def test_onnx_query_vectors_match_pytorch(sample_rag, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    import numpy as np
+
+    from rag.models import Embedder, OnnxQueries
+
+    monkeypatch.setenv("RAG_HOME", str(tmp_path))  # a fresh export, not one left by another run
+    onnx = Embedder(query_onnx=True)
+    torch_only = sample_rag.embedder.__class__(query_onnx=False)
+    for query in ("salinity drift", "Which pump failed after the storm on the north jetty, and who replaced it?"):
+        assert np.abs(onnx.encode_query(query) - torch_only.encode_query(query)).max() < 1e-5
+    assert isinstance(onnx._onnx, OnnxQueries)
+    assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 1
+    assert onnx.encode_query("x" * 5000).shape == (onnx.dim,)  # longer than the model reads: truncated, as PyTorch does
+    assert np.abs(onnx.encode_query("x" * 5000) - torch_only.encode_query("x" * 5000)).max() < 1e-5
