@@ -61,8 +61,13 @@ def compress(
     sentences: SentenceIndex,
     budget_tokens: int,
     count: Callable[[str], int],
+    lead_share: float = 0.0,
 ) -> list[Evidence]:
-    """Evidence per passage (passages left with no sentence are dropped), rank order kept."""
+    """Evidence per passage (passages left with no sentence are dropped), rank order kept.
+
+    ``lead_share``: the top-ranked passage goes in whole when it costs at most this share of the budget; small
+    models answer table rows and label/value lists better from the whole passage than from its fragments,
+    and after reranking the top passage is the likeliest to hold the answer."""
     per_hit: list[list[tuple[int, int]]] = []
     flat_scores: list[float] = []
     for hit, (sents, scores) in zip(hits, sentences.scores(question, hits)):
@@ -75,8 +80,15 @@ def compress(
     index = [(i, j) for i, spans in enumerate(per_hit) for j in range(len(spans))]
     chosen: set[tuple[int, int]] = set()
     used = 0
+    if lead_share > 0 and per_hit[0]:
+        lead = sum(count(hits[0].chunk.text[a:b]) for a, b in per_hit[0])
+        if lead <= lead_share * budget_tokens:
+            chosen.update((0, j) for j in range(len(per_hit[0])))
+            used = lead
     for flat in np.argsort(-scores, kind="stable"):
         i, j = index[flat]
+        if (i, j) in chosen:
+            continue
         wanted = [(i, j)]
         a, b = per_hit[i][j]
         if j > 0 and _ANAPHOR.match(hits[i].chunk.text[a:b]):

@@ -385,7 +385,7 @@ class Rag:
             return
         count = self.generator.count_tokens
         if g.compress:
-            evidence = compress(question, hits, self.sentences, g.evidence_tokens, count)
+            evidence = compress(question, hits, self.sentences, g.evidence_tokens, count, g.lead_share)
         else:
             evidence = whole(hits)
         timings["evidence"] = time.perf_counter() - t0

@@ -72,3 +72,18 @@ def test_compression_reads_a_label_with_what_follows_it(sample_rag) -> None:  # 
     evidence = compress("What is the calibration interval of the tide gauge?", [hit], SentenceIndex(e.encode, e.encode_query),
                         14, estimate_tokens)
     assert "Calibration interval for the tide gauge: 42 days" in evidence[0].text.replace("\n", " ")
+
+
+def test_compression_keeps_the_top_passage_whole_when_it_fits_its_share(sample_rag) -> None:  # noqa: ANN001
+    e = sample_rag.embedder
+    sentences = SentenceIndex(e.encode, e.encode_query)
+    hits = _hits()[::-1]  # the divers' passage first
+    lead_cost = estimate_tokens(PASSAGES[2])
+    budget = lead_cost + 10
+    with_lead = compress("How long may a diver stay underwater?", hits, sentences, budget, estimate_tokens, lead_share=0.9)
+    assert with_lead[0].hit is hits[0] and with_lead[0].text == PASSAGES[2]  # both of its sentences, in order
+    without = compress("How long may a diver stay underwater?", hits, sentences, budget, estimate_tokens)
+    assert "two dives" not in " ".join(ev.text for ev in without if ev.hit is hits[0])  # the best sentence alone
+    # a top passage larger than its share is compressed like the others
+    small = compress("How long may a diver stay underwater?", hits, sentences, lead_cost // 2, estimate_tokens, lead_share=0.9)
+    assert small[0].text != PASSAGES[2]
