@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePath
 
 from ingest.context import sentences
 from rag.analyzer import tokenize
@@ -25,9 +24,9 @@ SYSTEM = (
     "not contain the answer, reply exactly: {abstain}"
 )
 
-# after a bare "Answer:" the packaged Qwen often replies with a passage number alone ("[1]"), which is no
-# answer; asking for a sentence raised the answered share on sample_docs from 0.75 to 0.90 (docs/benchmarks.md)
-ANSWER_CUE = "Answer (a full sentence, with passage numbers like [1]):"
+# "Answer (a full sentence, with passage numbers like [1]):" stopped the 1.5B answering a lone "[1]" but made
+# the 0.5B recite passages; and a shorter passage header made the 0.5B recite too (docs/benchmarks.md)
+ANSWER_CUE = "Answer:"
 
 _MARKER = re.compile(r"\[(\d{1,2})(?:\s*,\s*(\d{1,2}))*\]")
 _ABSTAIN = re.compile(
@@ -66,12 +65,10 @@ def clean_rewrite(text: str, fallback: str) -> str:
 
 
 def passage_header(n: int, hit: Hit) -> str:
-    """``[n] file, p. N (heading)``: the file's name and the nearest heading only (a full path costs ~30
-    tokens a passage)."""
     c = hit.chunk
-    pages = f"p. {c.page_start}" if c.page_start == c.page_end else f"pp. {c.page_start}-{c.page_end}"
-    heading = c.section.split(" > ")[-1] if c.section else ""
-    return f"[{n}] {PurePath(c.source).name}, {pages}" + (f" ({heading})" if heading else "")
+    where = f"{c.source}, page {c.page_start}" if c.page_start == c.page_end else f"{c.source}, pages {c.page_start}-{c.page_end}"
+    section = f", section: {c.section}" if c.section else ""
+    return f"[{n}] ({where}{section})"
 
 
 def build_prompt(question: str, evidence: list[Evidence], max_prompt_tokens: int, abstain_text: str,
@@ -121,6 +118,8 @@ def unsupported(answer: str, passages: list[Hit], min_term_support: float = 0.5)
     evidence = " ".join(f"{passage_header(i, h)} {h.chunk.text}" for i, h in enumerate(passages, 1) if not cited or i in cited)
     numbers = set(_NUMBER.findall(evidence))
     invented = [n for n in _NUMBER.findall(body) if n not in numbers and n.replace(",", "") not in numbers]
+    if copies_a_passage(answer, passages):
+        return "it repeats a passage instead of answering"
     if invented:
         return f"the passages do not state {', '.join(sorted(set(invented)))}"
     terms = set(tokenize(body))
@@ -128,6 +127,12 @@ def unsupported(answer: str, passages: list[Hit], min_term_support: float = 0.5)
     if terms and len(terms & known) / len(terms) < min_term_support:
         return "most of the answer's words do not occur in the passages"
     return ""
+
+
+def copies_a_passage(answer: str, passages: list[Hit]) -> bool:
+    """The answer repeats a passage's header line: the model is reciting the prompt, not answering (the 0.5B
+    does this on some questions the passages cannot answer)."""
+    return any(passage_header(i, h) in answer for i, h in enumerate(passages, 1))
 
 
 def _best_sentence(hit: Hit, terms: set[str]) -> tuple[int, int, str, float]:
