@@ -131,7 +131,7 @@ def unsupported(answer: str, passages: list[Hit], min_term_support: float = 0.5)
 
 def copies_a_passage(answer: str, passages: list[Hit]) -> bool:
     """The answer repeats a passage's header line: the model is reciting the prompt, not answering (the 0.5B
-    does this on some questions the passages cannot answer)."""
+    does this on some questions, answerable or not)."""
     return any(passage_header(i, h) in answer for i, h in enumerate(passages, 1))
 
 
