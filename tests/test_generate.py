@@ -51,7 +51,6 @@ def test_invented_numbers_are_unsupported() -> None:
     assert is_abstention("I could not find this in the documents.", "I could not find this in the documents.")
     assert not is_abstention("The ferry leaves at 14:30.", "I could not find this in the documents.")
     assert is_abstention("[1] [2]", "I could not find this in the documents.")  # markers only: no answer
-    assert "repeats a passage" in unsupported("[2] (doc1.md, page 2)\nThe ferry MV Gannet Rock calls on Thursdays.", hits)
 
 
 def test_compression_keeps_the_relevant_sentences_within_budget(sample_rag) -> None:  # noqa: ANN001
