@@ -65,9 +65,10 @@ def compress(
 ) -> list[Evidence]:
     """Evidence per passage (passages left with no sentence are dropped), rank order kept.
 
-    ``lead_share``: the top-ranked passage goes in whole when it costs at most this share of the budget; small
-    models answer table rows and label/value lists better from the whole passage than from its fragments,
-    and after reranking the top passage is the likeliest to hold the answer."""
+    ``lead_share``: the top-ranked passage goes in whole when it costs at most this share of the budget, and
+    otherwise the longest run of its sentences around its best one that does; small models answer table rows
+    and label/value lists better from running text than from fragments, and after reranking the top passage
+    is the likeliest to hold the answer."""
     per_hit: list[list[tuple[int, int]]] = []
     flat_scores: list[float] = []
     for hit, (sents, scores) in zip(hits, sentences.scores(question, hits)):
@@ -81,10 +82,9 @@ def compress(
     chosen: set[tuple[int, int]] = set()
     used = 0
     if lead_share > 0 and per_hit[0]:
-        lead = sum(count(hits[0].chunk.text[a:b]) for a, b in per_hit[0])
-        if lead <= lead_share * budget_tokens:
-            chosen.update((0, j) for j in range(len(per_hit[0])))
-            used = lead
+        lead = _lead_window(hits[0].chunk.text, per_hit[0], flat_scores[: len(per_hit[0])], lead_share * budget_tokens, count)
+        chosen.update((0, j) for j in lead)
+        used = sum(count(hits[0].chunk.text[slice(*per_hit[0][j])]) for j in lead)
     for flat in np.argsort(-scores, kind="stable"):
         i, j = index[flat]
         if (i, j) in chosen:
@@ -114,3 +114,23 @@ def compress(
             spans.append((a, b))
         out.append(Evidence(hit, " ".join(parts), tuple(spans)))
     return out
+
+
+def _lead_window(text: str, spans: list[tuple[int, int]], scores: list[float], budget: float,
+                 count: Callable[[str], int]) -> list[int]:
+    """Sentence numbers of the top passage to keep whole: all of them when they fit ``budget``, else a
+    contiguous run grown from the best-scoring sentence, a sentence at a time on the side that scores higher."""
+    costs = [count(text[a:b]) for a, b in spans]
+    if sum(costs) <= budget:
+        return list(range(len(spans)))
+    lo = hi = int(np.argmax(scores))
+    if costs[lo] > budget:
+        return []
+    used = costs[lo]
+    while True:
+        sides = [j for j in (lo - 1, hi + 1) if 0 <= j < len(spans) and used + costs[j] <= budget]
+        if not sides:
+            return list(range(lo, hi + 1))
+        j = max(sides, key=lambda j: (scores[j], j < lo))  # ties go to the sentence before: it sets the scene
+        used += costs[j]
+        lo, hi = min(lo, j), max(hi, j)

@@ -25,6 +25,7 @@ from rag.config import Config, load_config
 from rag.errors import IngestError, RagError
 from rag.filters import Filters
 from rag.generate import (
+    ask_for_a_sentence,
     build_prompt,
     cite,
     clean_rewrite,
@@ -393,12 +394,25 @@ class Rag:
         budget = min(g.max_prompt_tokens, g.n_ctx - g.max_tokens - 16)
         prompt = build_prompt(question, evidence, budget, g.abstain_text, count)
         parts: list[str] = []
+        retried = False
         try:
-            for piece in self.generator.stream(prompt.messages, g.max_tokens, g.temperature):
-                if not parts:
-                    timings["first_token"] = time.perf_counter() - t0
-                parts.append(piece)
-                yield Token(piece)
+            for messages in (prompt.messages, ask_for_a_sentence(prompt.messages)):
+                # nothing is shown while the answer is only citation markers: a lone "[1]" is asked again
+                held: list[str] = []
+                for piece in self.generator.stream(messages, g.max_tokens, g.temperature):
+                    if parts:
+                        parts.append(piece)
+                        yield Token(piece)
+                        continue
+                    held.append(piece)
+                    if has_words("".join(held)):
+                        timings["first_token"] = time.perf_counter() - t0
+                        parts.append("".join(held))
+                        yield Token(parts[0])
+                if parts or retried:
+                    break
+                log.info("the model answered only %r; asking again for a sentence", "".join(held))
+                retried = True
         except RagError as exc:
             yield Failed(str(exc))
             return
@@ -413,7 +427,7 @@ class Rag:
             text, abstained = f"{g.abstain_text} (A draft answer was withheld: {reason}.)", True
         citations = () if abstained else tuple(cite(text, prompt.passages))
         notes = {"dropped_passages": float(prompt.dropped), "prompt_budget": float(budget),
-                 "tokens_counted_exactly": float(count.exact),
+                 "tokens_counted_exactly": float(count.exact), "asked_again": float(retried),
                  "prompt_tokens": float(self.generator.last_usage.get("prompt_tokens", 0))}
         yield AnswerDone(Answer(text, citations, tuple(prompt.passages), abstained, {**timings, **notes}, question))
 

@@ -86,3 +86,24 @@ def test_compression_keeps_the_top_passage_whole_when_it_fits_its_share(sample_r
     # a top passage larger than its share is compressed like the others
     small = compress("How long may a diver stay underwater?", hits, sentences, lead_cost // 2, estimate_tokens, lead_share=0.9)
     assert small[0].text != PASSAGES[2]
+
+
+def test_a_long_top_passage_keeps_a_run_of_sentences_around_its_best_one(sample_rag) -> None:  # noqa: ANN001
+    e = sample_rag.embedder
+    # the sentences nearest the question are scattered; the answer's neighbours say little on their own
+    lines = ["Divers use the ladder on the jetty.", "Visitors sign the station book on arrival.",
+             "The boat shed is locked at night.", "The rule below was set after a review in 2019.",
+             "A diver may stay underwater for at most 40 minutes on one dive.", "The dive officer enforces it.",
+             "Paint for the mast is kept in the store.", "Diving gear is checked before every use."]
+    text = " ".join(lines)
+    hit = Hit(Chunk(id="long:0", doc_id="long", text=text, source="long.md", char_end=len(text)), 1.0, "fused")
+    budget = 3 * max(estimate_tokens(s) for s in lines) + 2
+    evidence = compress("How long may a diver stay underwater?", [hit], SentenceIndex(e.encode, e.encode_query),
+                        budget, estimate_tokens, lead_share=1.0)
+    kept = [text[a:b] for a, b in evidence[0].spans]
+    assert "A diver may stay underwater for at most 40 minutes on one dive." in kept
+    at = {lines.index(s) for s in kept}
+    run = {4}
+    while min(run) - 1 in at or max(run) + 1 in at:
+        run |= {min(run) - 1, max(run) + 1} & at
+    assert len(run) >= 3  # the answer is read with the sentences around it, not as a lone fragment

@@ -39,6 +39,29 @@ def test_openai_backend_in_the_pipeline(server: FakeServer, tmp_path: Path, make
     assert answer.citations[0].source == "docs/ferry.md"
 
 
+def test_a_lone_citation_marker_is_asked_again_and_never_shown(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
+    from rag.generate import ANSWER_CUE, SENTENCE_CUE
+    from rag.types import AnswerDone, Token
+
+    def reply(body: dict) -> list[str]:  # a model that first answers "[1]" alone, as the packaged 1.5B sometimes does
+        asked = body["messages"][-1]["content"]
+        return ["[", "1", "]"] if asked.endswith(ANSWER_CUE) else ["The ferry ", "leaves at ", "14:30 [1]."]
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ferry.md").write_text("# Ferry\n\nThe supply ferry leaves the harbour at 14:30 every Thursday.\n")
+    with fake_openai(reply) as fake:
+        rag = make_rag(**{"generate.backend": "openai", "generate.base_url": fake.url, "generate.model": "any"})
+        rag.ingest(docs, progress=False)
+        events = list(rag.stream("When does the ferry leave?"))
+        assert [m["messages"][-1]["content"].endswith(SENTENCE_CUE) for m in fake.seen] == [False, True]
+    answer = events[-1].answer
+    assert isinstance(events[-1], AnswerDone) and not answer.abstained
+    assert answer.text == "The ferry leaves at 14:30 [1]."
+    assert "".join(e.text for e in events if isinstance(e, Token)) == answer.text  # the "[1]" was held back
+    assert answer.timings["asked_again"] == 1.0
+
+
 def test_unreachable_server_is_a_clear_error() -> None:
     llm = OpenAICompatible("http://127.0.0.1:9/v1", "m")
     with pytest.raises(ModelError, match="cannot reach the LLM server"):
