@@ -130,7 +130,7 @@ def _langchain_embeddings() -> Any:
 
     class MiniLM(Embeddings):  # the same model and weights as ours
         def __init__(self) -> None:
-            self.model = Embedder("minilm", 256, 32, "fp32", 0).model
+            self.model = Embedder("minilm", 256, 32, "fp32", 0, query_onnx=False).model
 
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
             return self.model.encode(texts, batch_size=32, normalize_embeddings=True).tolist()

@@ -55,6 +55,21 @@ def whole(hits: list[Hit]) -> list[Evidence]:
     return out
 
 
+def fit_passages(question: str, evidence: list[Evidence], sentences: SentenceIndex, max_tokens: int,
+                 count: Callable[[str], int]) -> tuple[list[Evidence], int]:
+    """Evidence whose text alone costs more than ``max_tokens`` (a passage longer than the model's window) is
+    cut to the run of its sentences around the one nearest the question that fits; returns how many were cut.
+    Without this the top passage of a corpus with very long chunks would overflow the context window."""
+    out, trimmed = [], 0
+    for ev in evidence:
+        if count(ev.text) <= max_tokens:
+            out.append(ev)
+            continue
+        trimmed += 1
+        out += compress(question, [ev.hit], sentences, max_tokens, count, lead_share=1.0)
+    return out, trimmed
+
+
 def compress(
     question: str,
     hits: list[Hit],

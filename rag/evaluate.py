@@ -16,6 +16,7 @@ share of questions with at least one gold chunk in the top k.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import tempfile
@@ -33,6 +34,8 @@ from rag.analyzer import tokenize
 from rag.config import Config
 from rag.errors import RagError
 from rag.types import Chunk, Hit
+
+log = logging.getLogger(__name__)
 
 RECALL_AT = (1, 3, 5, 10, 20)
 PASS_AT = (5, 10, 20)
@@ -275,12 +278,17 @@ def answer_queries(rag, dataset: Dataset, limit: int = 0, held_out: frozenset[st
     """Ask every question and score the answers; ``held_out`` gold ids were kept out of the index on purpose."""
     from tqdm import tqdm
 
-    rows, ttft, total, prompt_tokens = [], [], [], []
+    rows, ttft, total, prompt_tokens, failed = [], [], [], [], []
     queries = dataset.queries[:limit] if limit else dataset.queries
     rag.generator.count_tokens.ready.wait(300)  # every question's prompt is budgeted with the same counter
     for q in tqdm(queries, desc="answers", unit="q", disable=not progress):
         answerable = q.answerable and bool(q.gold - held_out)
-        answer = rag.ask(q.text)
+        try:
+            answer = rag.ask(q.text)
+        except RagError as exc:  # one failed question (a server gone, a model error) does not lose the run
+            log.warning("question %s failed: %s", q.id, exc)
+            failed.append({"id": q.id, "question": q.text, "error": str(exc)})
+            continue
         t = answer.timings
         ttft.append(t.get("first_token", t.get("total", 0.0)))
         total.append(t.get("total", 0.0))
@@ -292,6 +300,10 @@ def answer_queries(rag, dataset: Dataset, limit: int = 0, held_out: frozenset[st
             "containment": containment(answer.text, q.answer or "") if answerable else None,
             "citations": [f"{c.source} p.{c.page}" for c in answer.citations], "cited_gold": cited,
             "prompt_tokens": t.get("prompt_tokens", 0.0), "first_token_s": ttft[-1], "total_s": total[-1],
+            "asked_again": bool(t.get("asked_again")),
+            # seconds from the question to the passages and to the evidence: what the first token waited for
+            # besides the model reading the prompt
+            "retrieved_at_s": t.get("retrieve"), "evidence_at_s": t.get("evidence"),
         })
     answerable = [r for r in rows if r["answerable"]]
     cited = [flag for r in answerable if not r["abstained"] for flag in r["cited_gold"]]
@@ -311,8 +323,10 @@ def answer_queries(rag, dataset: Dataset, limit: int = 0, held_out: frozenset[st
         "total_p50_s": round(_percentile(total, 0.5), 2),
         "total_p95_s": round(_percentile(total, 0.95), 2),
         "prompt_tokens_p50": _percentile(prompt_tokens, 0.5),
+        "asked_again_share": round(sum(r["asked_again"] for r in rows) / (len(rows) or 1), 4),  # replies of markers alone
+        "failed": len(failed),  # questions with no answer at all (errors); the metrics above leave them out
     }
-    return Report(m, rows, rag.config.flat())
+    return Report(m, rows + failed, rag.config.flat())
 
 
 def evaluate_answers(dataset_path: str | Path, config: Config, limit: int = 0, unanswerable_every: int = 0,

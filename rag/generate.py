@@ -72,18 +72,26 @@ def passage_header(n: int, hit: Hit) -> str:
     return f"[{n}] ({where}{section})"
 
 
+HEADER_TOKENS = 48  # room for one passage header with a long source path and section trail
+
+
+def prompt_overhead(question: str, abstain_text: str, count: Callable[[str], int] = estimate_tokens) -> int:
+    """Tokens of a prompt before any passage: system text, question, chat template and framing words."""
+    return count(SYSTEM.format(abstain=abstain_text)) + count(question) + 40
+
+
 def build_prompt(question: str, evidence: list[Evidence], max_prompt_tokens: int, abstain_text: str,
                  count: Callable[[str], int] = estimate_tokens) -> Prompt:
-    """Passages in rank order, whole, until the budget is spent: lower-ranked ones are dropped, never cut.
-    ``count`` is the model's own token counter where the backend has one."""
+    """Passages in rank order, whole, until the budget is spent: the ones that do not fit are dropped, never
+    cut here. ``count`` is the model's own token counter where the backend has one."""
     system = SYSTEM.format(abstain=abstain_text)
-    used_tokens = count(system) + count(question) + 40  # 40: chat template and framing words
+    used_tokens = prompt_overhead(question, abstain_text, count)
     blocks: list[str] = []
     kept: list[Hit] = []
     for ev in evidence:
         block = f"{passage_header(len(kept) + 1, ev.hit)}\n{ev.text}"
         cost = count(block)
-        if used_tokens + cost > max_prompt_tokens and kept:
+        if used_tokens + cost > max_prompt_tokens:  # even the top passage: fit_passages cuts those beforehand
             continue
         used_tokens += cost
         blocks.append(block)

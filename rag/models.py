@@ -58,7 +58,7 @@ class Embedder:
     """A sentence-transformers model with token counting and windowing for texts beyond its limit."""
 
     def __init__(self, name: str = "minilm", max_tokens: int = 256, batch_size: int = 32, dtype: str = "auto", threads: int = 0,
-                 query_onnx: bool = False):
+                 query_onnx: bool = True):
         if dtype not in ("auto", "fp32", "bf16"):
             raise ValueError(f"embed.dtype must be one of auto, fp32, bf16; got {dtype!r}")
         self.name = name

@@ -20,17 +20,19 @@ from ingest.loaders import STREAMABLE, Document, iter_text_parts, load, read_err
 from ingest.metadata import acronyms_in
 from ingest.sync import Known, SourceFile, file_sha256, plan, scan
 from rag import topics
-from rag.compress import compress, whole
+from rag.compress import compress, fit_passages, whole
 from rag.config import Config, load_config
 from rag.errors import IngestError, RagError
 from rag.filters import Filters
 from rag.generate import (
+    HEADER_TOKENS,
     ask_for_a_sentence,
     build_prompt,
     cite,
     clean_rewrite,
     has_words,
     is_abstention,
+    prompt_overhead,
     rewrite_messages,
     unsupported,
 )
@@ -392,6 +394,8 @@ class Rag:
         timings["evidence"] = time.perf_counter() - t0
         # the prompt and the answer must fit the model's window together; what does not fit is dropped, counted
         budget = min(g.max_prompt_tokens, g.n_ctx - g.max_tokens - 16)
+        room = budget - prompt_overhead(question, g.abstain_text, count) - HEADER_TOKENS
+        evidence, trimmed = fit_passages(question, evidence, self.sentences, room, count)
         prompt = build_prompt(question, evidence, budget, g.abstain_text, count)
         parts: list[str] = []
         retried = False
@@ -426,7 +430,7 @@ class Rag:
             log.info("answer withheld (%s): %r", reason, text)
             text, abstained = f"{g.abstain_text} (A draft answer was withheld: {reason}.)", True
         citations = () if abstained else tuple(cite(text, prompt.passages))
-        notes = {"dropped_passages": float(prompt.dropped), "prompt_budget": float(budget),
+        notes = {"dropped_passages": float(prompt.dropped), "trimmed_passages": float(trimmed), "prompt_budget": float(budget),
                  "tokens_counted_exactly": float(count.exact), "asked_again": float(retried),
                  "prompt_tokens": float(self.generator.last_usage.get("prompt_tokens", 0))}
         yield AnswerDone(Answer(text, citations, tuple(prompt.passages), abstained, {**timings, **notes}, question))

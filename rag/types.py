@@ -57,7 +57,7 @@ class Citation:
 @dataclass(frozen=True)
 class Answer:
     """An answer with what it rests on. ``passages`` are the hits the model read (or, when it abstained, the
-    closest ones); ``timings`` holds seconds per stage plus ``prompt_tokens`` and ``dropped_passages``."""
+    closest ones); ``timings`` holds seconds per stage plus ``prompt_tokens``, ``dropped_passages`` and ``trimmed_passages``."""
 
     text: str
     citations: tuple[Citation, ...]

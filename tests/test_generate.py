@@ -107,3 +107,22 @@ def test_a_long_top_passage_keeps_a_run_of_sentences_around_its_best_one(sample_
     while min(run) - 1 in at or max(run) + 1 in at:
         run |= {min(run) - 1, max(run) + 1} & at
     assert len(run) >= 3  # the answer is read with the sentences around it, not as a lone fragment
+
+
+def test_a_passage_longer_than_the_window_is_cut_around_the_answer_and_counted(sample_rag) -> None:  # noqa: ANN001
+    from rag.compress import fit_passages
+    from rag.generate import HEADER_TOKENS, prompt_overhead
+
+    e = sample_rag.embedder
+    filler = [f"Record {n} lists the paint, rope and fuel stock of store room {n % 7}." for n in range(400)]
+    text = " ".join(filler[:200] + ["Divers may stay at most 40 minutes on a single dive."] + filler[200:])
+    long = Hit(Chunk(id="big:0", doc_id="big", text=text, source="big.md", char_end=len(text)), 1.0, "fused")
+    hits = [long, *_hits()]
+    question, budget = "How long may a diver stay underwater?", 600
+    room = budget - prompt_overhead(question, "No.", estimate_tokens) - HEADER_TOKENS
+    evidence, trimmed = fit_passages(question, whole(hits), SentenceIndex(e.encode, e.encode_query), room, estimate_tokens)
+    assert trimmed == 1 and estimate_tokens(text) > 10 * budget
+    prompt = build_prompt(question, evidence, budget, "No.", estimate_tokens)
+    assert sum(estimate_tokens(m["content"]) for m in prompt.messages) <= budget
+    assert prompt.passages[0] is long and "40 minutes" in prompt.messages[1]["content"]
+    assert prompt.dropped == len(evidence) - len(prompt.passages)  # what no longer fits is counted, not cut

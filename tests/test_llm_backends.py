@@ -108,3 +108,30 @@ def test_an_abandoned_stream_does_not_block_the_queue(server: FakeServer) -> Non
     assert next(abandoned) == REPLY[0]  # a reader that stops here (a closed tab) and never finishes
     assert "".join(llm.stream(messages)) == "".join(REPLY)  # the next chat is still served
     assert llm.last_usage["prompt_tokens"] == 42
+
+
+def test_answer_evaluation_scores_the_answers_and_survives_a_failed_question(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
+    import json
+
+    from rag.evaluate import evaluate_answers
+
+    def reply(body: dict) -> list[str]:
+        if "Friday" in body["messages"][-1]["content"]:
+            raise RuntimeError("the server dropped this request")
+        return ["The ferry ", "leaves at ", "14:30 [1]."]
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ferry.md").write_text("# Ferry\n\nThe supply ferry leaves the harbour at 14:30 every Thursday.\n")
+    questions = tmp_path / "questions.jsonl"
+    rows = [{"id": "a", "question": "When does the ferry leave?", "answer": "14:30", "source": "ferry.md", "page": 1},
+            {"id": "b", "question": "Does the ferry run on Friday?", "answer": "no", "source": "ferry.md", "page": 1}]
+    questions.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with fake_openai(reply) as fake:
+        rag = make_rag(**{"generate.backend": "openai", "generate.base_url": fake.url, "generate.model": "any"})
+        rag.ingest(docs, progress=False)
+        report = evaluate_answers(questions, rag.config, progress=False, index_path=rag.index.path)
+    assert report.metrics["failed"] == 1 and report.metrics["n_questions"] == 1
+    assert report.metrics["answer_containment"] == 1.0  # "14:30" is in the answer
+    assert report.metrics["citation_precision"] == 1.0  # the cited page holds the gold answer
+    assert [r.get("error", "") != "" for r in report.per_query] == [False, True]
