@@ -55,12 +55,6 @@ def whole(hits: list[Hit]) -> list[Evidence]:
     return out
 
 
-def evidence_budget(floor: int, share: float, evidence: list[Evidence], room: int, count: Callable[[str], int]) -> int:
-    """Tokens for compressed evidence: ``floor``, or ``share`` of what the whole passages cost when that is
-    more (long passages lose more to a fixed budget than short ones), and never more than ``room``."""
-    return min(room, max(floor, int(share * sum(count(ev.text) for ev in evidence))))
-
-
 def fit_passages(question: str, evidence: list[Evidence], sentences: SentenceIndex, max_tokens: int,
                  count: Callable[[str], int]) -> tuple[list[Evidence], int]:
     """Evidence whose text alone costs more than ``max_tokens`` (a passage longer than the model's window) is

@@ -112,14 +112,10 @@ class GenerateConfig:
     max_tokens: int = 384
     temperature: float = 0.0
     passages: int = 5
-    # hard budget: lower-ranked passages are dropped (and counted); one longer than it on its own is cut to the
-    # sentences around the one nearest the question (counted too)
-    max_prompt_tokens: int = 2500
+    max_prompt_tokens: int = 2500  # hard budget: lower-ranked passages are dropped (and counted), never cut
     compress: bool = True  # keep only the passage sentences that bear on the question
     evidence_tokens: int = 600  # budget for the kept sentences when compressing
     lead_share: float = 0.0  # the top passage goes in whole when it fits in this share of evidence_tokens
-    # long passages get more: the budget grows to this share of the whole passages' tokens (0: fixed budget)
-    evidence_share: float = 0.0
     threads: int = 0
     concurrency: int = 1  # requests the model serves at once (process-wide); more wait in line
     abstain_text: str = "I could not find this in the documents."

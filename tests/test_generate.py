@@ -1,6 +1,6 @@
 """Prompt budgeting, citation attribution and answer support on written examples (no model needed)."""
 
-from rag.compress import compress, evidence_budget, whole
+from rag.compress import compress, whole
 from rag.generate import build_prompt, cite, is_abstention, unsupported
 from rag.llm import estimate_tokens
 from rag.sentences import SentenceIndex
@@ -126,12 +126,3 @@ def test_a_passage_longer_than_the_window_is_cut_around_the_answer_and_counted(s
     assert sum(estimate_tokens(m["content"]) for m in prompt.messages) <= budget
     assert prompt.passages[0] is long and "40 minutes" in prompt.messages[1]["content"]
     assert prompt.dropped == len(evidence) - len(prompt.passages)  # what no longer fits is counted, not cut
-
-
-def test_the_evidence_budget_grows_with_long_passages_up_to_the_room_left() -> None:
-    short = whole(_hits())
-    cost = sum(estimate_tokens(ev.text) for ev in short)
-    assert evidence_budget(230, 0.3, short, 2000, estimate_tokens) == 230  # short passages: the fixed budget
-    assert evidence_budget(10, 0.5, short, 2000, estimate_tokens) == int(0.5 * cost)
-    assert evidence_budget(10, 0.5, short, 20, estimate_tokens) == 20  # never past the room in the window
-    assert evidence_budget(230, 0.0, short, 2000, estimate_tokens) == 230
