@@ -114,8 +114,8 @@ class GenerateConfig:
     passages: int = 5
     max_prompt_tokens: int = 2500  # hard budget: lower-ranked passages are dropped (and counted), never cut
     compress: bool = True  # keep only the passage sentences that bear on the question
-    evidence_tokens: int = 600  # budget for the kept sentences when compressing
-    lead_share: float = 0.0  # the top passage goes in whole when it fits in this share of evidence_tokens
+    evidence_tokens: int = 230  # budget for the kept sentences when compressing (docs/benchmarks.md, issue 5)
+    lead_share: float = 0.85  # the top passage goes in whole when it fits in this share of evidence_tokens
     threads: int = 0
     concurrency: int = 1  # requests the model serves at once (process-wide); more wait in line
     abstain_text: str = "I could not find this in the documents."
