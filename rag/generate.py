@@ -101,6 +101,31 @@ def build_prompt(question: str, evidence: list[Evidence], max_prompt_tokens: int
     return Prompt(messages, kept, len(evidence) - len(kept))
 
 
+def answer_start(text: str, passages: list[Hit]) -> str:
+    """The opening of a reply as it may be shown: echoed passage headers taken out (small models start with
+    one, or reply with nothing else), and "" while it is still only citation markers, headers, a document
+    title or heading, or an unfinished parenthesis that may become a header."""
+    for n, hit in enumerate(passages, 1):
+        header = passage_header(n, hit)
+        text = text.replace(header, f"[{n}]").replace(header.removeprefix(f"[{n}] "), "")
+    body = _MARKER.sub("", _OPEN_MARKER.sub("", text)).strip()
+    if not re.search(r"\w", body) or (body.startswith("(") and ")" not in body):
+        return ""
+    # a reply that so far only repeats document titles or headings (the 0.5B does) is no answer yet
+    labels = " ".join(" | ".join(f"{h.chunk.title} | {h.chunk.section} | {_heading_line(h.chunk.text)}"
+                                 for h in passages).lower().split())
+    pieces = [" ".join(p.strip(" .:,;").split()).lower() for p in _MARKER.sub("\0", _OPEN_MARKER.sub("", text)).split("\0")]
+    if all(p in labels for p in pieces if re.search(r"\w", p)):
+        return ""
+    return re.sub(r"(\[\d{1,2}\])(\s*\1)+", r"\1", re.sub(r"[ \t]{2,}", " ", text)).lstrip()
+
+
+def _heading_line(text: str) -> str:
+    """A passage's first line when it reads as a heading or a page's running head, not a sentence."""
+    line = text.strip().split("\n", 1)[0].strip()
+    return line if len(line) <= 80 and not line.endswith(".") else ""
+
+
 def ask_for_a_sentence(messages: list[dict[str, str]]) -> list[dict[str, str]]:
     """The same prompt ending with SENTENCE_CUE; llama.cpp reuses the cached prefix, so asking again costs
     only the new cue's tokens."""

@@ -26,6 +26,7 @@ from rag.errors import IngestError, RagError
 from rag.filters import Filters
 from rag.generate import (
     HEADER_TOKENS,
+    answer_start,
     ask_for_a_sentence,
     build_prompt,
     cite,
@@ -401,7 +402,7 @@ class Rag:
         retried = False
         try:
             for messages in (prompt.messages, ask_for_a_sentence(prompt.messages)):
-                # nothing is shown while the answer is only citation markers: a lone "[1]" is asked again
+                # nothing is shown while the reply is only citation markers or passage headers: a lone "[1]" is asked again
                 held: list[str] = []
                 for piece in self.generator.stream(messages, g.max_tokens, g.temperature):
                     if parts:
@@ -409,10 +410,11 @@ class Rag:
                         yield Token(piece)
                         continue
                     held.append(piece)
-                    if has_words("".join(held)):
+                    shown = answer_start("".join(held), prompt.passages)
+                    if shown:
                         timings["first_token"] = time.perf_counter() - t0
-                        parts.append("".join(held))
-                        yield Token(parts[0])
+                        parts.append(shown)
+                        yield Token(shown)
                 if parts or retried:
                     break
                 log.info("the model answered only %r; asking again for a sentence", "".join(held))

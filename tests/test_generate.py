@@ -126,3 +126,21 @@ def test_a_passage_longer_than_the_window_is_cut_around_the_answer_and_counted(s
     assert sum(estimate_tokens(m["content"]) for m in prompt.messages) <= budget
     assert prompt.passages[0] is long and "40 minutes" in prompt.messages[1]["content"]
     assert prompt.dropped == len(evidence) - len(prompt.passages)  # what no longer fits is counted, not cut
+
+
+def test_an_echoed_passage_header_is_never_shown_as_the_answer() -> None:
+    from dataclasses import replace
+
+    from rag.generate import answer_start, passage_header
+
+    hits = _hits()
+    header = passage_header(2, hits[1])
+    assert answer_start(header, hits) == ""  # a header alone is no answer
+    assert answer_start(header[:12], hits) == ""  # nor the start of one, while it is being written
+    assert answer_start(f"{header} It leaves at 14:30.", hits) == "[2] It leaves at 14:30."
+    assert answer_start("(About) 14:30 [2].", hits) == "(About) 14:30 [2]."
+    titled = [replace(h, chunk=replace(h.chunk, title="Ferry Timetable, Rev. 2")) for h in hits]
+    assert answer_start("[1] Ferry Timetable, Rev.", titled) == ""  # a document's title is no answer either
+    assert answer_start("[1] Ferry Timetable, Rev. 2 lists 14:30.", titled) == "[1] Ferry Timetable, Rev. 2 lists 14:30."
+    headed = [replace(h, chunk=replace(h.chunk, text="Harbour Office - Notices, Rev. 7\n" + h.chunk.text)) for h in hits]
+    assert answer_start("[1] Harbour Office - Notices, Rev. [2] Harbour Office", headed) == ""  # a page's running head
