@@ -112,7 +112,9 @@ class GenerateConfig:
     max_tokens: int = 384
     temperature: float = 0.0
     passages: int = 5
-    max_prompt_tokens: int = 2500  # hard budget: lower-ranked passages are dropped (and counted), never cut
+    # hard budget: lower-ranked passages are dropped (and counted); one longer than it on its own is cut to the
+    # sentences around the one nearest the question (counted too)
+    max_prompt_tokens: int = 2500
     compress: bool = True  # keep only the passage sentences that bear on the question
     evidence_tokens: int = 230  # budget for the kept sentences when compressing (docs/benchmarks.md, issue 5)
     lead_share: float = 0.85  # the top passage goes in whole when it fits in this share of evidence_tokens
