@@ -108,13 +108,14 @@ def answer_start(text: str, passages: list[Hit]) -> str:
     for n, hit in enumerate(passages, 1):
         header = passage_header(n, hit)
         text = text.replace(header, f"[{n}]").replace(header.removeprefix(f"[{n}] "), "")
-    body = _MARKER.sub("", _OPEN_MARKER.sub("", text)).strip()
-    if not re.search(r"\w", body) or (body.startswith("(") and ")" not in body):
+    pieces = _MARKER.sub("\0", _OPEN_MARKER.sub("", text)).split("\0")  # the text between citation markers
+    body = "".join(pieces).strip()
+    if not has_words(text) or (body.startswith("(") and ")" not in body):
         return ""
     # a reply that so far only repeats document titles or headings (the 0.5B does) is no answer yet
     labels = " ".join(" | ".join(f"{h.chunk.title} | {h.chunk.section} | {_heading_line(h.chunk.text)}"
                                  for h in passages).lower().split())
-    pieces = [" ".join(p.strip(" .:,;").split()).lower() for p in _MARKER.sub("\0", _OPEN_MARKER.sub("", text)).split("\0")]
+    pieces = [" ".join(p.strip(" .:,;").split()).lower() for p in pieces]
     if all(p in labels for p in pieces if re.search(r"\w", p)):
         return ""
     return re.sub(r"(\[\d{1,2}\])(\s*\1)+", r"\1", re.sub(r"[ \t]{2,}", " ", text)).lstrip()
