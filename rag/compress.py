@@ -55,6 +55,15 @@ def whole(hits: list[Hit]) -> list[Evidence]:
     return out
 
 
+def evidence_budget(hits: list[Hit], room: int, count: Callable[[str], int], floor: int, share: float) -> int:
+    """Tokens of evidence to keep: ``share`` of what the passages would cost whole in a prompt of ``room``
+    tokens, never under ``floor``. Short passages are cut to the floor; long ones, where an answer often spans
+    two passages or a paragraph, keep more than a fixed budget would allow."""
+    # a passage is counted on a prefix: tokenizing a 100,000-character chunk to learn it exceeds the room is waste
+    whole_cost = min(room, sum(min(count(h.chunk.text[: room * 8]), room) for h in hits))
+    return max(1, min(room, max(floor, int(share * whole_cost))))
+
+
 def fit_passages(question: str, evidence: list[Evidence], sentences: SentenceIndex, max_tokens: int,
                  count: Callable[[str], int]) -> tuple[list[Evidence], int]:
     """Evidence whose text alone costs more than ``max_tokens`` (a passage longer than the model's window) is

@@ -20,7 +20,7 @@ from ingest.loaders import STREAMABLE, Document, iter_text_parts, load, read_err
 from ingest.metadata import acronyms_in
 from ingest.sync import Known, SourceFile, file_sha256, plan, scan
 from rag import topics
-from rag.compress import compress, fit_passages, whole
+from rag.compress import compress, evidence_budget, fit_passages, whole
 from rag.config import Config, load_config
 from rag.errors import IngestError, RagError
 from rag.filters import Filters
@@ -388,14 +388,15 @@ class Rag:
             yield AnswerDone(Answer(g.abstain_text, (), tuple(hits), True, timings, question))  # closest passages still shown
             return
         count = self.generator.count_tokens
-        if g.compress:
-            evidence = compress(question, hits, self.sentences, g.evidence_tokens, count, g.lead_share)
-        else:
-            evidence = whole(hits)
-        timings["evidence"] = time.perf_counter() - t0
         # the prompt and the answer must fit the model's window together; what does not fit is dropped, counted
         budget = min(g.max_prompt_tokens, g.n_ctx - g.max_tokens - 16)
         room = budget - prompt_overhead(question, g.abstain_text, count) - HEADER_TOKENS
+        if g.compress:
+            keep = evidence_budget(hits, room, count, g.evidence_tokens, g.evidence_share)
+            evidence = compress(question, hits, self.sentences, keep, count, g.lead_share)
+        else:
+            evidence = whole(hits)
+        timings["evidence"] = time.perf_counter() - t0
         evidence, trimmed = fit_passages(question, evidence, self.sentences, room, count)
         prompt = build_prompt(question, evidence, budget, g.abstain_text, count)
         parts: list[str] = []

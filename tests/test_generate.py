@@ -1,6 +1,6 @@
 """Prompt budgeting, citation attribution and answer support on written examples (no model needed)."""
 
-from rag.compress import compress, whole
+from rag.compress import compress, evidence_budget, whole
 from rag.generate import build_prompt, cite, is_abstention, unsupported
 from rag.llm import estimate_tokens
 from rag.sentences import SentenceIndex
@@ -63,6 +63,17 @@ def test_compression_keeps_the_relevant_sentences_within_budget(sample_rag) -> N
     for ev in evidence:
         for a, b in ev.spans:
             assert ev.hit.chunk.text[a:b] in ev.text
+
+
+def test_the_evidence_budget_grows_with_the_passages_but_stays_within_the_room() -> None:
+    hits = _hits()
+    whole_cost = sum(estimate_tokens(p) for p in PASSAGES)
+    assert evidence_budget(hits, 1000, estimate_tokens, floor=10, share=0.5) == int(0.5 * whole_cost)
+    assert evidence_budget(hits, 1000, estimate_tokens, floor=whole_cost, share=0.5) == whole_cost  # short: the floor
+    long = [Hit(Chunk(id="l:0", doc_id="l", text="Word " * 50_000, source="l.md"), 1.0, "fused")] + hits
+    # a passage longer than the prompt counts for the room alone, and the budget never exceeds the room
+    assert evidence_budget(long, 300, estimate_tokens, floor=10, share=0.5) == 150
+    assert evidence_budget(long, 300, estimate_tokens, floor=400, share=0.5) == 300
 
 
 def test_compression_reads_a_label_with_what_follows_it(sample_rag) -> None:  # noqa: ANN001
