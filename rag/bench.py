@@ -38,8 +38,9 @@ def _sentences(sample_docs: Path) -> list[str]:
     return out
 
 
-def write_corpus(folder: Path, chunks: int, sample_docs: Path, seed: int = 7) -> list[str]:
-    """Markdown files of about ``chunks`` sections; returns known-item queries drawn from the text."""
+def write_corpus(folder: Path, chunks: int, sample_docs: Path, seed: int = 7, section_chars: int = SECTION_CHARS) -> list[str]:
+    """Markdown files of about ``chunks`` sections of about ``section_chars`` characters; returns known-item
+    queries drawn from the text."""
     rng = random.Random(seed)
     pool = _sentences(sample_docs)
     folder.mkdir(parents=True, exist_ok=True)
@@ -48,7 +49,7 @@ def write_corpus(folder: Path, chunks: int, sample_docs: Path, seed: int = 7) ->
         parts = [f"# Station record {f}\n"]
         for s in range(min(SECTIONS_PER_FILE, chunks - f * SECTIONS_PER_FILE)):
             text, ident = "", f"TMR-{rng.randrange(10_000, 99_999)}"
-            while len(text) < SECTION_CHARS - 120:
+            while len(text) < max(section_chars - 120, 1):
                 sentence = re.sub(r"\d", lambda _: str(rng.randrange(10)), rng.choice(pool))
                 text += sentence + " "
             text += f"Reference {ident}."
@@ -141,7 +142,7 @@ def _langchain_embeddings() -> Any:
     return MiniLM()
 
 
-def run_langchain(corpus: str, index: str, queries: list[str]) -> dict[str, Any]:
+def run_langchain(corpus: str, index: str, queries: list[str], chunk_chars: int = 900) -> dict[str, Any]:
     """The usual notebook recipe: loaders, RecursiveCharacterTextSplitter, Chroma.from_documents, and an
     EnsembleRetriever of BM25Retriever and the Chroma retriever."""
     from langchain_chroma import Chroma
@@ -158,7 +159,7 @@ def run_langchain(corpus: str, index: str, queries: list[str]) -> dict[str, Any]
             docs += PyPDFLoader(str(path)).load()
         elif path.suffix in (".md", ".txt"):
             docs += TextLoader(str(path), encoding="utf-8").load()
-    splits = RecursiveCharacterTextSplitter(chunk_size=900, chunk_overlap=120).split_documents(docs)
+    splits = RecursiveCharacterTextSplitter(chunk_size=chunk_chars, chunk_overlap=chunk_chars * 2 // 15).split_documents(docs)
     store = Chroma.from_documents(splits, embeddings, persist_directory=index)
     ingest_s = time.perf_counter() - t
     t = time.perf_counter()
@@ -220,10 +221,10 @@ def _in_child(fn: Any, *args: Any) -> dict[str, Any]:
 
 
 def run(sizes: list[int], out: Path, sample_docs: Path, n_queries: int = 50, langchain: bool = True,
-        overrides: dict[str, str] | None = None, quality: str = "") -> dict[str, Any]:
+        overrides: dict[str, str] | None = None, quality: str = "", section_chars: int = SECTION_CHARS) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     work = out / "work"
-    results: dict[str, Any] = {"sizes": [], "machine": _machine()}
+    results: dict[str, Any] = {"sizes": [], "machine": _machine(), "section_chars": section_chars}
     if quality:  # retrieval quality of both systems on a chunked or BEIR set, on the same chunks
         log.warning("bench: quality on %s", quality)
         results["quality"] = {"dataset": quality, "ours": _in_child(quality_ours, quality, overrides or {})}
@@ -232,7 +233,7 @@ def run(sizes: list[int], out: Path, sample_docs: Path, n_queries: int = 50, lan
     for size in sizes:
         shutil.rmtree(work, ignore_errors=True)
         corpus = work / "corpus"
-        queries = write_corpus(corpus, size, sample_docs)
+        queries = write_corpus(corpus, size, sample_docs, section_chars=section_chars)
         queries = (queries * (n_queries // max(1, len(queries)) + 1))[:n_queries]
         row: dict[str, Any] = {"size": size, "queries": len(queries)}
         log.warning("bench: %d chunks, ours...", size)
@@ -240,7 +241,8 @@ def run(sizes: list[int], out: Path, sample_docs: Path, n_queries: int = 50, lan
         if langchain:
             log.warning("bench: %d chunks, LangChain recipe...", size)
             try:
-                row["langchain"] = _in_child(run_langchain, str(corpus), str(work / "langchain"), queries)
+                # the splitter's size follows the sections, so both systems make about one chunk per section
+                row["langchain"] = _in_child(run_langchain, str(corpus), str(work / "langchain"), queries, section_chars + 50)
             except ImportError as exc:
                 row["langchain"] = {"skipped": f"LangChain comparison needs the bench extras ({exc})"}
         results["sizes"].append(row)
@@ -259,7 +261,8 @@ def _machine() -> dict[str, Any]:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    lines = ["| chunks | system | ingest chunks/s | raw embed chunks/s | outside embedding | BM25 p50 ms | dense p50 ms | "
+    lines = [f"Generated sections of about {results.get('section_chars', SECTION_CHARS)} characters.", "",
+             "| chunks | system | ingest chunks/s | raw embed chunks/s | outside embedding | BM25 p50 ms | dense p50 ms | "
              "hybrid p50 / p95 ms | hybrid+rerank p50 ms, first pass / warm | index MB | peak RSS MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in results["sizes"]:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rag.bench import SECTION_CHARS
 from rag.config import Config, load_config
 from rag.errors import RagError
 
@@ -67,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-langchain", action="store_true", help="measure this project only")
     p.add_argument("--quality", metavar="DATASET", default="",
                    help="also score retrieval of both systems on this chunked or BEIR set (e.g. docs_qa); --size 0 for only this")
+    p.add_argument("--section-chars", type=int, default=SECTION_CHARS,
+                   help="length of a generated section, about one chunk (LangChain's splitter size follows)")
     p.add_argument("--sample-docs", default=str(Path(__file__).resolve().parent.parent / "sample_docs"),
                    help="where the generator takes its sentences from")
     _common(p)
@@ -268,7 +271,8 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
 
     overrides = dict(item.split("=", 1) for item in args.option)
     sizes = [s for s in args.size or [1000] if s > 0]
-    results = run(sizes, Path(args.out), Path(args.sample_docs), args.queries, not args.no_langchain, overrides, args.quality)
+    results = run(sizes, Path(args.out), Path(args.sample_docs), args.queries, not args.no_langchain, overrides, args.quality,
+                  args.section_chars)
     print((Path(args.out) / "bench.md").read_text())
     print(f"report: {Path(args.out) / 'bench.json'}; plot: {Path(args.out) / 'latency.png'} ({len(results['sizes'])} sizes)")
     return 0

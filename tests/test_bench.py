@@ -1,6 +1,7 @@
 """`rag bench --size 200` on a small generated corpus runs end to end and writes a well-formed report."""
 
 import json
+import re
 from pathlib import Path
 
 from rag.cli import main
@@ -22,3 +23,16 @@ def test_bench_small_corpus_writes_report(tmp_path: Path) -> None:
     table = (out / "bench.md").read_text()
     assert "| 200 | situated-rag |" in table and "| 200 | LangChain recipe |" in table
     assert (out / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_sections_follow_section_chars(tmp_path: Path) -> None:
+    from rag.bench import write_corpus
+
+    sample = Path(__file__).resolve().parent.parent / "sample_docs"
+    write_corpus(tmp_path / "short", 20, sample, section_chars=300)
+    write_corpus(tmp_path / "long", 20, sample)
+    def mean_section(folder: Path) -> float:
+        sections = [s for f in folder.glob("*.md") for s in re.split(r"^## Entry", f.read_text(), flags=re.M)[1:]]
+        assert len(sections) == 20
+        return sum(len(s) for s in sections) / len(sections)
+    assert 250 <= mean_section(tmp_path / "short") <= 450 < 800 <= mean_section(tmp_path / "long")
