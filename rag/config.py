@@ -24,7 +24,8 @@ class IndexConfig:
     chroma_url: str = ""  # empty: embedded PersistentClient under `path`; else a `chroma run` server
     chroma_token: str = ""
     # prepared files are embedded and written together until this many chunks wait: larger batches mean
-    # fewer Chroma round trips; a crash loses at most one batch's work (it is redone on the next run)
+    # fewer Chroma round trips; one batch is embedded while the next is read, so a crash loses at most two
+    # batches' work (redone on the next run)
     write_batch: int = 256
 
 

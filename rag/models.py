@@ -7,6 +7,7 @@ Models load lazily, once per process.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.util
 import logging
@@ -68,6 +69,8 @@ class Embedder:
         self.threads = threads
         self._model: SentenceTransformer | None = None
         self._lock = threading.Lock()
+        self._tokenizer: Any = None
+        self._tokenizer_lock = threading.Lock()
         self._query_cache: dict[str, np.ndarray] = {}
         self.query_onnx = query_onnx
         self._onnx: OnnxQueries | None = None
@@ -106,14 +109,21 @@ class Embedder:
     def dim(self) -> int:
         return int(self.model.get_embedding_dimension())
 
+    def _tokenize(self, text: str, **kwargs: Any) -> Any:
+        """The tokenizer for counting and windows: a copy of the model's, used by one thread at a time. A fast
+        tokenizer called from two threads at once fails ("Already borrowed"), and ingestion reads the next
+        files while the model embeds the previous batch."""
+        with self._tokenizer_lock:
+            if self._tokenizer is None:
+                self._tokenizer = copy.deepcopy(self.model.tokenizer)
+            return self._tokenizer(text, add_special_tokens=False, verbose=False, **kwargs)
+
     def count_tokens(self, text: str) -> int:
-        return len(self.model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+        return len(self._tokenize(text)["input_ids"])
 
     def windows(self, text: str, size: int, overlap: int) -> list[tuple[int, int]]:
         """Character spans of overlapping windows of at most ``size`` tokens covering ``text``."""
-        offsets = self.model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)[
-            "offset_mapping"
-        ]
+        offsets = self._tokenize(text, return_offsets_mapping=True)["offset_mapping"]
         if len(offsets) <= size:
             return [(0, len(text))]
         step = max(1, size - overlap)

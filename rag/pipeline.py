@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -208,15 +209,23 @@ class Rag:
             minutes = llm_context_minutes([f for f, _ in work], self.config.chunk.size)
             log.warning("LLM-written context for %d files: about %.0f minutes on this machine's CPU", len(work), minutes)
         pending: list[_Pending] = []
+        embedding: tuple[list[_Pending], Future[list[np.ndarray]]] | None = None
         bar = tqdm(work, desc="ingest", unit="file", disable=not progress or not work)
-        for f, status in bar:
-            bar.set_postfix_str(f.source[-40:])
-            result = self._prepare_file(f, status, by_source.get(f.source), pending, progress)
-            if result is not None:
-                results.append(result)
-            if sum(len(p.prepared.chunks) for p in pending) >= self.config.index.write_batch:
-                results += self._write(pending, progress)
-                pending = []
+        # reading files (parsing, keyphrases) is pure Python and the model's forward passes release the GIL: the
+        # next files are read while the previous batch is embedded, and a batch is stored once its vectors are in
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-embed") as side:
+            for f, status in bar:
+                bar.set_postfix_str(f.source[-40:])
+                result = self._prepare_file(f, status, by_source.get(f.source), pending, progress)
+                if result is not None:
+                    results.append(result)
+                if sum(len(p.prepared.chunks) for p in pending) >= self.config.index.write_batch:
+                    if embedding:
+                        results += self._store(embedding[0], embedding[1].result())
+                    embedding = (pending, side.submit(self._embed, pending, False))
+                    pending = []
+            if embedding:
+                results += self._store(embedding[0], embedding[1].result())
         results += self._write(pending, progress)
         if any(r.status in ("added", "updated", "removed") for r in results):
             self._after_changes(before, {_doc_id(r.path) for r in results if r.status in ("added", "updated")})
@@ -308,8 +317,12 @@ class Rag:
     def _write(self, pending: list[_Pending], progress: bool) -> list[FileResult]:
         if not pending:
             return []
-        chunks = [ch for p in pending for ch in p.prepared.chunks]
-        vectors = self._vectors(chunks, progress)
+        return self._store(pending, self._embed(pending, progress))
+
+    def _embed(self, pending: list[_Pending], progress: bool) -> list[np.ndarray]:
+        return self._vectors([ch for p in pending for ch in p.prepared.chunks], progress)
+
+    def _store(self, pending: list[_Pending], vectors: list[np.ndarray]) -> list[FileResult]:
         items, at = [], 0
         for p in pending:
             n = len(p.prepared.chunks)

@@ -83,3 +83,21 @@ def test_file_that_vanishes_between_scan_and_read(tmp_path: Path, make_rag) -> N
     gone = rag._prepare_file(SourceFile(ghost, "docs/ghost.md", 10, 1.0), "added", None, pending, False)
     assert (gone.status, gone.reason) == ("failed", "file disappeared while reading")
     assert [d.status for d in rag.documents() if d.source == "docs/ghost.md"] == ["failed"]
+
+
+def test_batches_embedded_while_the_next_files_are_read_give_the_same_index(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
+    import numpy as np
+
+    docs = _corpus(tmp_path / "docs")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
+    for i in range(4):
+        (docs / f"log-{i}.md").write_text(f"# Log {i}\n\nValve V-{i} was greased after {i + 3} days of service.\n")
+    whole, piecewise = make_rag(), make_rag(**{"index.write_batch": "1"})  # one file per batch: every batch overlaps
+    reports = [rag.ingest(docs, progress=False) for rag in (whole, piecewise)]
+    assert [{f.path: f.status for f in r.files} for r in reports][0] == {f.path: f.status for f in reports[1].files}
+    assert len(reports[1].by_status("added")) == 7 and [f.path for f in reports[1].failed] == ["docs/broken.pdf"]
+    assert _chunk_texts(whole) == _chunk_texts(piecewise)
+    ids = sorted(c.id for c in whole.index.iter_chunks())
+    a, b = whole.index.chunk_vectors(ids), piecewise.index.chunk_vectors(ids)
+    assert all(np.allclose(a[i], b[i], atol=1e-5) for i in ids)
+    assert piecewise.search("valve V-2 greased", 1)[0].chunk.source == "docs/log-2.md"
