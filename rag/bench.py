@@ -142,7 +142,7 @@ def _langchain_embeddings() -> Any:
     return MiniLM()
 
 
-def run_langchain(corpus: str, index: str, queries: list[str], chunk_chars: int = 900) -> dict[str, Any]:
+def run_langchain(corpus: str, index: str, queries: list[str], chunk_chars: int = SECTION_CHARS + 50) -> dict[str, Any]:
     """The usual notebook recipe: loaders, RecursiveCharacterTextSplitter, Chroma.from_documents, and an
     EnsembleRetriever of BM25Retriever and the Chroma retriever."""
     from langchain_chroma import Chroma
