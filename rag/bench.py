@@ -238,6 +238,8 @@ def run(sizes: list[int], out: Path, sample_docs: Path, n_queries: int = 50, lan
         row: dict[str, Any] = {"size": size, "queries": len(queries)}
         log.warning("bench: %d chunks, ours...", size)
         row["ours"] = _in_child(run_ours, str(corpus), str(work / "ours"), queries, overrides or {})
+        # saved after each system, so a long run that dies later keeps what it measured
+        (out / "bench.json").write_text(json.dumps({**results, "sizes": [*results["sizes"], row]}, indent=2) + "\n")
         if langchain:
             log.warning("bench: %d chunks, LangChain recipe...", size)
             try:
