@@ -134,7 +134,7 @@ def compress(
             a, b = per_hit[i][j]
             if n and kept[n - 1] != j - 1:
                 parts.append("...")
-            parts.append(hit.chunk.text[a:b])
+            parts.append(" ".join(hit.chunk.text[a:b].split()))  # a sentence wrapped over lines reads as one
             spans.append((a, b))
         out.append(Evidence(hit, " ".join(parts), tuple(spans)))
     return out

@@ -18,18 +18,46 @@ import numpy as np
 from rag.analyzer import tokenize
 from rag.types import Hit
 
-_SENT = re.compile(r"(?<=[.!?])\s+|\n+")
+_SENT = re.compile(r"(?<=[.!?])\s+")
+_ENDS_CLAUSE = re.compile(r"[.!?:;]$")
+_STARTS_BLOCK = re.compile(r"\s*([-*+>#|]|\d+[.)]\s)")  # a list item, quote, heading or table row
+
+
+def _wrapped(before: str, after: str, longest: int) -> bool:
+    """Whether a single line break only wraps a sentence, as PDF text does at every line: the line does not end
+    a clause and the next one goes on in lower case, or the line runs nearly the block's full width."""
+    before = before.rstrip()
+    if _ENDS_CLAUSE.search(before) or not re.search(r"[^\W\d_]", before) or not after.strip() or _STARTS_BLOCK.match(after):
+        return False
+    return after.lstrip()[:1].islower() or (longest >= 60 and len(before) >= 0.75 * longest)
+
+
+def _lines(text: str) -> list[str]:
+    """``text`` cut at line breaks that end something (a sentence, a heading, a list item, a table row), not
+    at those that only wrap a line; the pieces keep their inner line breaks, so each is a substring."""
+    lines = text.split("\n")
+    longest = max(len(line.rstrip()) for line in lines)
+    out, current = [], [lines[0]]
+    for before, line in zip(lines, lines[1:]):
+        if _wrapped(before, line, longest):
+            current.append(line)
+        else:
+            out.append("\n".join(current))
+            current = [line]
+    out.append("\n".join(current))
+    return out
 
 
 def split_sentences(text: str, max_chars: int = 400) -> list[str]:
     out = []
-    for s in _SENT.split(text):
-        s = s.strip()
-        while len(s) > max_chars:  # very long "sentences" (tables, code) are cut so each fits the embedder
-            out.append(s[:max_chars])
-            s = s[max_chars:]
-        if len(s) > 3:
-            out.append(s)
+    for line in _lines(text):
+        for s in _SENT.split(line):
+            s = s.strip()
+            while len(s) > max_chars:  # very long "sentences" (tables, code) are cut so each fits the embedder
+                out.append(s[:max_chars])
+                s = s[max_chars:]
+            if len(s) > 3:
+                out.append(s)
     return out
 
 

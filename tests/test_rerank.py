@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rag.rerank import CrossEncoderReranker, LlmReranker, MaxSimReranker, NoRerank, PrfReranker, mix_and_sort
-from rag.sentences import SentenceIndex
+from rag.sentences import SentenceIndex, sentence_spans, split_sentences
 from rag.types import Chunk, Hit
 
 RELEVANT = "The desalination plant's membrane filters are replaced every ninety days by the duty engineer."
@@ -74,6 +74,21 @@ def test_cross_encoder_loads_any_local_model(tmp_path: Path) -> None:
     # random weights say nothing about relevance; with the model's own score the order follows predict()
     scores = CrossEncoder(str(tmp_path / "ce"), device="cpu").predict([(QUERY, h.chunk.text) for h in _hits()])
     assert ranked[0].chunk.text == _hits()[int(np.argmax(scores))].chunk.text
+
+
+def test_sentences_join_lines_that_only_wrap_but_not_table_rows_or_list_items() -> None:
+    # PDF text breaks every line: a sentence cut at its wrap scores and quotes as two fragments
+    pdf = ("1.1 Buoy locations\nThe array has three buoys. Positions are given in degrees and decimal minutes on the WGS 84\n"
+           "datum.\nTable 1 - Buoy positions\nB1 58 12.40 N 004 55.10 W 42 m\nB2 58 14.85 N 004 52.60 W 61 m\n"
+           "B3 is the furthest out, roughly 9 km, and is the\nonly buoy in water deep enough to show stratification.")
+    assert split_sentences(pdf) == [
+        "1.1 Buoy locations", "The array has three buoys.",
+        "Positions are given in degrees and decimal minutes on the WGS 84\ndatum.", "Table 1 - Buoy positions",
+        "B1 58 12.40 N 004 55.10 W 42 m", "B2 58 14.85 N 004 52.60 W 61 m",
+        "B3 is the furthest out, roughly 9 km, and is the\nonly buoy in water deep enough to show stratification."]
+    assert [pdf[a:b] for a, b in sentence_spans(pdf)] == split_sentences(pdf)  # spans still index the chunk
+    markdown = "Steps to follow before a dive\n- file a dive plan\n- check the weather\n\nThen go."
+    assert split_sentences(markdown) == ["Steps to follow before a dive", "- file a dive plan", "- check the weather", "Then go."]
 
 
 def test_mix_and_none() -> None:
