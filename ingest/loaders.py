@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,6 +213,47 @@ def pdf_headings(page_no: int, text: str) -> list[Heading]:
     return headings
 
 
+_PAGE_NUMBERING = re.compile(r"\d+|\b[IVXLCDM]+\b")
+
+
+def _running_key(line: str) -> str:
+    """A line with its numbers blanked: "Page 3 of 9" and "Page 4 of 9" are the same running line."""
+    return " ".join(_PAGE_NUMBERING.sub("#", line).split()).lower()
+
+
+def _edge_lines(text: str, edge: int) -> list[str]:
+    """The first and last ``edge`` lines, less numbered headings ("3 Results" opening each page is no running head)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return [line for line in lines[:edge] + lines[-edge:] if not _NUMBERED_HEADING.match(line.strip())]
+
+
+def strip_running_lines(pages: tuple[str, ...], edge: int = 2, share: float = 0.4, min_pages: int = 3) -> tuple[str, ...]:
+    """Pages without the running heads, footers and page numbers printed on most of them.
+
+    Left in, such a line becomes a chunk of its own wherever a heading follows it, matches every query that
+    names the document, and is what small models echo instead of answering. Only the first and last ``edge``
+    lines of a page are candidates, and only when their number-blind form recurs there on ``share`` of the
+    pages (and at least ``min_pages``), so body text repeated by chance stays.
+    """
+    if len(pages) < min_pages:
+        return pages
+    seen = Counter(key for text in pages for key in {_running_key(line) for line in _edge_lines(text, edge)})
+    running = {key for key, n in seen.items() if n >= max(min_pages, share * len(pages))}
+    return tuple(_without_running(text, running, edge) for text in pages) if running else pages
+
+
+def _without_running(text: str, running: set[str], edge: int) -> str:
+    lines = text.splitlines(keepends=True)
+    content = [i for i, line in enumerate(lines) if line.strip()]
+    drop: set[int] = set()
+    for order in (content, content[::-1]):  # from the top, then from the bottom, stopping at the first body line
+        for i in order[:edge]:
+            if _running_key(lines[i]) not in running:
+                break
+            drop.add(i)
+    return "".join(line for i, line in enumerate(lines) if i not in drop).strip("\n")
+
+
 def load_pdf(path: Path, source: str) -> Document:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
@@ -225,18 +267,20 @@ def load_pdf(path: Path, source: str) -> Document:
                 raise IngestError(source, f"encrypted PDF that cannot be opened ({exc})") from None
             if not ok:
                 raise IngestError(source, "encrypted PDF: a password is required")
-        pages = tuple(_normalise(page.extract_text() or "") for page in reader.pages)
+        raw_pages = tuple(_normalise(page.extract_text() or "") for page in reader.pages)
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
     except IngestError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise IngestError(source, f"corrupt or truncated PDF ({exc})") from None
-    if not pages:
+    if not raw_pages:
         raise IngestError(source, "PDF has no pages")
-    if not any(p.strip() for p in pages):
+    if not any(p.strip() for p in raw_pages):
         raise IngestError(source, "no text layer; OCR is not supported")
+    pages = strip_running_lines(raw_pages)
     headings = tuple(h for n, text in enumerate(pages, 1) for h in pdf_headings(n, text))
-    title = meta_title.strip() or first_line_title("\n".join(pages), path.stem)
+    # a running head often is the best title a PDF without metadata has
+    title = meta_title.strip() or first_line_title("\n".join(raw_pages), path.stem)
     return Document(source, title, pages, headings, "pdf")
 
 

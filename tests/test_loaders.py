@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.chunking import chunk_document
 from ingest.loaders import load, markdown_headings
 from rag.errors import IngestError
 from tests.conftest import write_pdf
@@ -19,6 +20,29 @@ def test_pdf_pages_and_headings(tmp_path: Path) -> None:
     assert len(doc.pages) == 2
     assert "Maximum pressure is 7 bar." in doc.pages[1]
     assert [(h.page, h.level, h.text) for h in doc.headings] == [(1, 1, "1 Introduction"), (2, 1, "2 Limits"), (2, 2, "2.1 Pressure")]
+
+
+def test_pdf_running_heads_and_page_numbers_are_removed_but_body_lines_stay(tmp_path: Path) -> None:
+    head = "Harbour Office - Notices, Rev. 7"
+    tugs = dict(enumerate(("Ardent", "Brora", "Corran", "Dunvegan"), 1))
+    pages = [[head, f"# {n} Part {n}", "Report to the harbour office.", f"Berth {n} opens at 0{n}:00.", f"{tug} stands by.",
+              f"Page {n} of 4"] for n, tug in tugs.items()]
+    doc = load(write_pdf(tmp_path / "notices.pdf", pages), "notices.pdf")
+    for (n, tug), text in zip(tugs.items(), doc.pages):
+        assert head not in text and "Page " not in text
+        assert text.startswith(f"{n} Part {n}")
+        # a body line on every page, but not at a page's edge, is text
+        assert text.endswith(f"Report to the harbour office.\nBerth {n} opens at 0{n}:00.\n{tug} stands by.")
+    assert doc.title == head  # with no metadata title, the running head still names the document
+    chunks = chunk_document(doc)
+    assert all(head not in c.text for c in chunks)
+    assert all(doc.pages[c.page_start - 1][c.char_start : c.char_end] == c.text for c in chunks)
+
+
+def test_short_pdfs_keep_their_edge_lines(tmp_path: Path) -> None:
+    pages = [["Harbour Office", f"Berth {n} opens at dawn."] for n in (1, 2)]  # too few pages to tell a running head
+    doc = load(write_pdf(tmp_path / "short.pdf", pages), "short.pdf")
+    assert all(text.startswith("Harbour Office") for text in doc.pages)
 
 
 def test_markdown_headings_skip_code_fences(tmp_path: Path) -> None:
