@@ -6,6 +6,7 @@ and reports chunks through a callback, so a worker thread hands them to a genera
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import queue
@@ -21,6 +22,17 @@ from rag.errors import ModelError
 log = logging.getLogger(__name__)
 
 Message = dict[str, str]
+
+# llama.cpp threads still generating when the interpreter exits (a reply nobody reads any more, e.g. after Ctrl-C)
+# call back into Python after finalization has begun, and the process aborts ("FATAL: exception not rethrown");
+# waiting for them at exit ends the process cleanly
+_streaming: set[threading.Thread] = set()
+
+
+@atexit.register
+def _finish_streams(timeout: float = 60.0) -> None:
+    for thread in list(_streaming):
+        thread.join(timeout)
 
 
 class Generator(Protocol):
@@ -147,8 +159,11 @@ class LlamaCpp:
                 chunks.put(exc)
             finally:
                 chunks.put(done)
+                _streaming.discard(threading.current_thread())
 
-        threading.Thread(target=work, daemon=True, name="llm-stream").start()
+        worker = threading.Thread(target=work, daemon=True, name="llm-stream")
+        _streaming.add(worker)
+        worker.start()
         while (item := chunks.get()) is not done:
             if isinstance(item, Exception):
                 raise ModelError(f"generation failed: {item}")

@@ -90,6 +90,8 @@ def test_3_settings_change_top_k(page, shots: Path) -> None:  # noqa: ANN001
     page.screenshot(path=str(shots / "3-settings.png"))
     page.get_by_role("tab", name="Chat").click()
     page.locator("#new-chat").click()
+    # the clear comes back from the server and empties the question box too: typing before it lands loses the question
+    expect(page.locator("#sources .source-card")).to_have_count(0)
     page.locator("#question textarea").fill("What is the default value of uplink_window_min?")
     page.locator("#question textarea").press("Enter")
     expect(page.locator("#sources .source-card")).to_have_count(3)  # top-k now 3 for this session
