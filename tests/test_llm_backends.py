@@ -99,6 +99,28 @@ def test_llamacpp_counts_tokens_with_the_models_own_tokenizer() -> None:
     assert with_text - llm.last_usage["prompt_tokens"] == llm.count_tokens(text)
 
 
+def test_exiting_while_llamacpp_still_streams_ends_the_process_cleanly() -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, TEST_MODEL
+
+    # a reader that stops after the first piece and exits, as `rag serve` does on Ctrl-C mid-answer
+    script = (
+        "import time\n"
+        "from rag.llm import load_generator\n"
+        "class Linger:  # a slow finaliser, like a big app's teardown: llama.cpp's thread calls back meanwhile\n"
+        "    def __del__(self): time.sleep(3)\n"
+        "linger = Linger()\n"
+        f"llm = load_generator('llamacpp', {TEST_MODEL!r}, 2048, 0)\n"
+        "reply = llm.stream([{'role': 'user', 'content': 'Count from one to fifty in words.'}], max_tokens=200)\n"
+        "print('first piece:', next(reply), flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert "first piece:" in done.stdout
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def test_an_abandoned_stream_does_not_block_the_queue(server: FakeServer) -> None:
     from rag.llm import Queued
 
