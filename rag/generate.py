@@ -154,15 +154,16 @@ def has_words(text: str) -> bool:
     return bool(re.search(r"\w", _MARKER.sub("", _OPEN_MARKER.sub("", text))))
 
 
-def unsupported(answer: str, passages: list[Hit], min_term_support: float = 0.5) -> str:
+def unsupported(answer: str, passages: list[Hit], min_term_support: float = 0.5, question: str = "") -> str:
     """Why an answer is not supported by the passages ("" when it is): a number the passages never state, or
-    too few of its content words in them. Small models invent figures; this catches the common case."""
+    too few of its content words in them. Small models invent figures; this catches the common case.
+    Numbers the question states are not invented when the answer repeats them ("in the week of 14 October")."""
     body = _MARKER.sub("", answer)
     cited = {int(g) for m in _MARKER.finditer(answer) for g in m.groups() if g and 1 <= int(g) <= len(passages)}
     # numbers must come from the passages the answer cites (all passages when it cites none)
     # the prompt's passage headers (source, page, section) count as evidence too: models echo them
     evidence = " ".join(f"{passage_header(i, h)} {h.chunk.text}" for i, h in enumerate(passages, 1) if not cited or i in cited)
-    numbers = set(_NUMBER.findall(evidence))
+    numbers = set(_NUMBER.findall(f"{evidence} {question}"))
     invented = [n for n in _NUMBER.findall(body) if n not in numbers and n.replace(",", "") not in numbers]
     if invented:
         return f"the passages do not state {', '.join(sorted(set(invented)))}"

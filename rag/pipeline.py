@@ -441,7 +441,7 @@ class Rag:
         abstained = is_abstention(text, g.abstain_text)
         if not has_words(text):
             text = f"{g.abstain_text} (The model gave no answer text.)"
-        reason = "" if abstained else unsupported(text, prompt.passages)
+        reason = "" if abstained else unsupported(text, prompt.passages, question=question)
         if reason:  # a draft the passages do not back is not shown as an answer
             log.info("answer withheld (%s): %r", reason, text)
             text, abstained = f"{g.abstain_text} (A draft answer was withheld: {reason}.)", True
