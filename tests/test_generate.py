@@ -48,8 +48,8 @@ def test_invented_numbers_are_unsupported() -> None:
     assert "16:00" in unsupported("The ferry leaves at 16:00 [2].", hits)
     assert "14:30" in unsupported("The plant makes water at 14:30 [1].", hits)  # not in the cited passage
     # a date the question gives is no invention when the answer repeats it
-    on_thursday = "Who sails on the ferry that leaves at 14:30 on 3 October?"
-    assert unsupported("On 3 October the ferry leaves at 14:30 [2].", hits, question=on_thursday) == ""
+    dated = "Who sails on the ferry that leaves at 14:30 on 3 October?"
+    assert unsupported("On 3 October the ferry leaves at 14:30 [2].", hits, question=dated) == ""
     assert "3" in unsupported("On 3 October the ferry leaves at 14:30 [2].", hits)
     assert unsupported("Penguins enjoy jazz music on Sundays.", hits)
     assert is_abstention("I could not find this in the documents.", "I could not find this in the documents.")
