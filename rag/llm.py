@@ -26,13 +26,14 @@ Message = dict[str, str]
 # llama.cpp threads still generating when the interpreter exits (a reply nobody reads any more, e.g. after Ctrl-C)
 # call back into Python after finalization has begun, and the process aborts ("FATAL: exception not rethrown");
 # waiting for them at exit ends the process cleanly
-_streaming: set[threading.Thread] = set()
+_STREAM_THREAD = "llm-stream"
 
 
 @atexit.register
 def _finish_streams(timeout: float = 60.0) -> None:
-    for thread in list(_streaming):
-        thread.join(timeout)
+    for thread in threading.enumerate():
+        if thread.name == _STREAM_THREAD:
+            thread.join(timeout)
 
 
 class Generator(Protocol):
@@ -159,11 +160,8 @@ class LlamaCpp:
                 chunks.put(exc)
             finally:
                 chunks.put(done)
-                _streaming.discard(threading.current_thread())
 
-        worker = threading.Thread(target=work, daemon=True, name="llm-stream")
-        _streaming.add(worker)
-        worker.start()
+        threading.Thread(target=work, daemon=True, name=_STREAM_THREAD).start()
         while (item := chunks.get()) is not done:
             if isinstance(item, Exception):
                 raise ModelError(f"generation failed: {item}")
