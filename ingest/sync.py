@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.loaders import supported
+
+# Bump when loading, chunking, situated context or metadata produce different chunks for the same file:
+# documents indexed by an older version are processed again on the next run.
+# 2: PDF running heads, footers and page numbers are dropped.
+RECIPE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,7 @@ class Known:
     size: int
     mtime: float
     ok: bool
+    recipe: str = ""  # how its chunks were made (see ``recipe``); another recipe means indexing it again
 
 
 @dataclass
@@ -45,6 +52,12 @@ def file_sha256(path: Path) -> str:
         while block := f.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+def recipe(settings: dict) -> str:
+    """A short fingerprint of the ingestion code's version and the settings that shape a document's chunks."""
+    text = json.dumps({"version": RECIPE_VERSION, **settings}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def scan(root: Path) -> tuple[list[SourceFile], list[tuple[str, str]]]:
@@ -82,8 +95,9 @@ def scan(root: Path) -> tuple[list[SourceFile], list[tuple[str, str]]]:
     return files, skipped
 
 
-def plan(root: Path, files: list[SourceFile], known: list[Known]) -> Plan:
-    """Sort files into new / changed / unchanged, and known documents under ``root`` into deleted."""
+def plan(root: Path, files: list[SourceFile], known: list[Known], current: str = "") -> Plan:
+    """Sort files into new / changed / unchanged, and known documents under ``root`` into deleted; a file
+    indexed with another recipe than ``current`` counts as changed."""
     by_source = {k.source: k for k in known}
     result = Plan()
     present = set()
@@ -92,7 +106,7 @@ def plan(root: Path, files: list[SourceFile], known: list[Known]) -> Plan:
         k = by_source.get(f.source)
         if k is None:
             result.new.append(f)
-        elif k.ok and k.size == f.size and k.mtime == f.mtime:
+        elif k.ok and k.size == f.size and k.mtime == f.mtime and k.recipe == current:
             result.unchanged.append(f)
         else:
             result.changed.append(f)

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,7 @@ from ingest.context import LLM_PROMPT, WriteContext
 from ingest.enrich import Prepared, prepare
 from ingest.loaders import STREAMABLE, Document, iter_text_parts, load, read_error
 from ingest.metadata import acronyms_in
-from ingest.sync import Known, SourceFile, file_sha256, plan, scan
+from ingest.sync import Known, SourceFile, file_sha256, plan, recipe, scan
 from rag import topics
 from rag.compress import compress, evidence_budget, fit_passages, whole
 from rag.config import Config, load_config
@@ -122,6 +122,13 @@ class Rag:
         c = self.config
         return {"embed.model": c.embed.model, "embed.max_tokens": c.embed.max_tokens, "context.mode": c.context.mode}
 
+    def _recipe(self) -> str:
+        """How this configuration makes chunks; a document made another way is indexed again on the next sync."""
+        c = self.config
+        return recipe({"chunk": [c.chunk.size, c.chunk.overlap], "context": asdict(c.context),
+                       "metadata": [c.metadata.enabled, c.metadata.keyphrases],
+                       "embed": [c.embed.max_tokens, c.embed.window_overlap]})
+
     def _check_signature(self) -> None:
         stored = self.index.state("signature")
         if stored and self.index.count() and json.loads(stored)["embed.model"] != self.config.embed.model:
@@ -189,7 +196,8 @@ class Rag:
         self.index.repair()  # documents a crashed run left half-written are dropped and come back below as new
         before = dict(self.retriever.acronyms)
         results: list[FileResult] = []
-        known = [Known(d.source, d.path, d.sha256 or "", d.size or 0, d.mtime or 0.0, d.status == "ok") for d in self.index.documents()]
+        known = [Known(d.source, d.path, d.sha256 or "", d.size or 0, d.mtime or 0.0, d.status == "ok", d.meta.get("recipe", ""))
+                 for d in self.index.documents()]
         by_source = {k.source: k for k in known}
         work: list[tuple[SourceFile, str]] = []
         for root in roots:
@@ -199,7 +207,7 @@ class Rag:
                 results.append(FileResult(str(root), "failed", reason=str(exc)))
                 continue
             results += [FileResult(p, "skipped", reason=r) for p, r in skipped]
-            p = plan(root, files, known)
+            p = plan(root, files, known, self._recipe())
             results += [FileResult(f.source, "unchanged") for f in p.unchanged]
             work += [(f, "added") for f in p.new] + [(f, "updated") for f in p.changed]
             for gone in p.deleted:
@@ -235,7 +243,7 @@ class Rag:
                       progress: bool) -> FileResult | None:
         try:
             sha = file_sha256(f.path)
-            if known is not None and known.ok and known.sha256 == sha:
+            if known is not None and known.ok and known.sha256 == sha and known.recipe == self._recipe():
                 self.index.touch(_doc_id(f.source), f.size, f.mtime)
                 return FileResult(f.source, "unchanged")
             if f.size > self.config.chunk.stream_mb * 2**20 and f.path.suffix.lower() in STREAMABLE:
@@ -250,7 +258,7 @@ class Rag:
             self.index.record_failure(_doc_id(f.source), f.source, str(f.path), reason)
             return FileResult(f.source, "failed", reason=reason)
         record = DocRecord(_doc_id(f.source), f.source, str(f.path), sha, f.size, f.mtime, "ok", "", 0, doc.title,
-                           {"acronyms": prepared.acronyms})
+                           {"acronyms": prepared.acronyms, "recipe": self._recipe()})
         pending.append(_Pending(record, prepared, status))
         return None
 
@@ -259,7 +267,7 @@ class Rag:
         The document stays hidden from searches until its last part is written; a crash leaves it
         'indexing', so the next run removes the partial chunks and starts it again."""
         c = self.config
-        record = DocRecord(_doc_id(f.source), f.source, str(f.path), sha, f.size, f.mtime, "ok", "", 0, "", {})
+        record = DocRecord(_doc_id(f.source), f.source, str(f.path), sha, f.size, f.mtime, "ok", "", 0, "", {"recipe": self._recipe()})
         parts = iter_text_parts(f.path, f.source, part_chars=c.chunk.stream_part_chars)
         first = next(parts, None)  # a binary or empty file fails here, before the indexed version is touched
         if first is None:
@@ -270,7 +278,7 @@ class Rag:
         except BaseException:
             self.index.delete_document(record.doc_id)  # no partial document stays behind
             raise
-        self.index.finish_document(replace(record, title=title, meta={"acronyms": acronyms}), written)
+        self.index.finish_document(replace(record, title=title, meta={**record.meta, "acronyms": acronyms}), written)
         return FileResult(f.source, status, written)
 
     def _write_parts(self, doc_id: str, parts: Iterable[tuple[int, Document]], size: int, progress: bool

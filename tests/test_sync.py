@@ -3,7 +3,8 @@
 import os
 from pathlib import Path
 
-from tests.conftest import write_pdf
+from rag import Rag
+from tests.conftest import make_config, write_pdf
 
 
 def _corpus(folder: Path) -> Path:
@@ -33,6 +34,24 @@ def test_reingest_unchanged_does_no_work(tmp_path: Path, make_rag) -> None:  # n
     os.utime(docs / "notes.txt", (1, 1))  # touched, same content: hashed again but not re-indexed
     assert [f.status for f in rag.ingest(docs, progress=False).files] == ["unchanged"] * 3
     assert rag.index.generation == generation
+
+
+def test_files_chunked_another_way_are_processed_again(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
+    # an index made with other chunking settings (or an older version of the loaders) is not left stale
+    docs = _corpus(tmp_path / "docs")
+    (docs / "pumps.md").write_text("# Pumps\n\n" + "The bilge pump P-7 moves 40 litres per minute. " * 12 + "\n")
+    first = make_rag()
+    first.ingest(docs, progress=False)
+    chunks_before = len(_chunk_texts(first))
+    first.close()
+    smaller = Rag.open(config=make_config(Path(first.config.index.path), **{"chunk.size": "200", "chunk.overlap": "20"}))
+    try:
+        report = smaller.ingest(docs, progress=False)
+        assert sorted(f.status for f in report.files) == ["updated"] * 3
+        assert len(_chunk_texts(smaller)) > chunks_before
+        assert [f.status for f in smaller.ingest(docs, progress=False).files] == ["unchanged"] * 3
+    finally:
+        smaller.close()
 
 
 def test_changed_file_replaces_only_its_chunks(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
