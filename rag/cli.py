@@ -199,9 +199,10 @@ def cmd_ask(args: argparse.Namespace, config: Config) -> int:
 
     with Rag.open(config=config) as rag:
         _require_documents(rag)
-        answer = None
+        answer, shown = None, []
         for event in rag.stream(args.question):
             if isinstance(event, Token) and not args.json:
+                shown.append(event.text)
                 print(event.text, end="", flush=True)
             elif isinstance(event, Failed):
                 raise RagError(event.message)
@@ -212,7 +213,12 @@ def cmd_ask(args: argparse.Namespace, config: Config) -> int:
     if args.json:
         print(json.dumps(answer_json(answer), indent=2))
         return 0
-    print()
+    if shown:
+        print()
+    if " ".join(answer.text.split()) != " ".join("".join(shown).split()):
+        # nothing was streamed (no passage came near), or the checks after the stream withheld the draft or
+        # moved its citations: the final word is this
+        print(f"\n{answer.text}" if shown else answer.text)
     if answer.citations:
         print("\nSources:")
         for c in answer.citations:

@@ -75,3 +75,8 @@ def test_ask_prints_answer_and_sources(tmp_path: Path, capsys: pytest.CaptureFix
     out = capsys.readouterr().out
     assert "14:30" in out
     assert "docs/ferry.md p.1" in out
+    # nothing in the documents comes near: the model is not asked, and the reply still says so
+    assert main(["ask", "Who won the football world cup in 1998?", "--index", index, "-o", f"generate.model={TEST_MODEL}"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("I could not find this in the documents")
+    assert "Closest passages" in out
