@@ -32,7 +32,7 @@ SENTENCE_CUE = "Answer (a full sentence, with passage numbers like [1]):"
 _MARKER = re.compile(r"\[(\d{1,2})(?:\s*,\s*(\d{1,2}))*\]")
 _ABSTAIN = re.compile(
     r"(could not|couldn't|cannot|can't|unable to) (find|answer|determine)|not (found|mentioned|provided|"
-    r"contained|specified|stated|included|present) in the (passages|documents|provided)|"
+    r"contained|specified|stated|included|present) in the ((given|provided|above|supplied) )?(passages|documents|provided|text)|"
     r"(passages|documents) do(es)? not (contain|mention|provide|say|specify)|i don't know|no information",
     re.IGNORECASE,
 )
@@ -145,6 +145,8 @@ def is_abstention(text: str, abstain_text: str) -> bool:
 
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,:]\d+)*")
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+_FIGURE = re.compile(r"(?<![\w.])(\d+(?:[.,:]\d+)*)\s*([^\W\d_]{0,12})")  # a number and the word after it
 
 
 _OPEN_MARKER = re.compile(r"\[[\d,\s]*$")  # "[1" or "[1, " while a marker is still being written
@@ -154,21 +156,71 @@ def has_words(text: str) -> bool:
     return bool(re.search(r"\w", _MARKER.sub("", _OPEN_MARKER.sub("", text))))
 
 
+def _cited(answer: str, passages: list[Hit]) -> set[int]:
+    return {int(g) for m in _MARKER.finditer(answer) for g in m.groups() if g and 1 <= int(g) <= len(passages)}
+
+
+def _known_numbers(passages: list[Hit], which: set[int], question: str) -> set[str]:
+    """Numbers the passages ``which`` (all when empty) state, with their prompt headers (source, page, section:
+    models echo them), and the question's own."""
+    evidence = " ".join(f"{passage_header(i, h)} {h.chunk.text}" for i, h in enumerate(passages, 1) if not which or i in which)
+    return set(_NUMBER.findall(f"{evidence} {question}"))
+
+
+def _invented(text: str, known: set[str]) -> list[str]:
+    return [n for n in _NUMBER.findall(text) if n not in known and n.replace(",", "") not in known]
+
+
+def _focus_terms(question: str, passages: list[Hit]) -> set[str]:
+    """The question's terms that tell its passages apart: those every passage shares (the station's name in a
+    corpus about one station) say nothing about which passage answers it."""
+    asked = set(tokenize(question))
+    texts = [set(tokenize(f"{h.chunk.title} {h.chunk.section} {h.chunk.text}")) for h in passages]
+    shared = set.intersection(*texts) if len(texts) > 1 else set()
+    return (asked - shared) or asked
+
+
+def recite(answer: str, passages: list[Hit], question: str = "") -> str:
+    """The answer with its citation moved to the passage that states its figures. Small models mark a reply
+    [1] out of habit while the figure comes from another passage; the figure is re-attributed only to a passage
+    that states it in a sentence about the question (one of its distinguishing terms), so a figure copied from
+    an off-topic sentence still counts as unsupported."""
+    cited = _cited(answer, passages)
+    body = _MARKER.sub("", answer)
+    missing = _invented(body, _known_numbers(passages, cited, question)) if cited else []
+    if not missing:
+        return answer
+    focus = _focus_terms(question, passages)
+    terms = set(tokenize(body))
+    used = {i: terms & set(tokenize(h.chunk.text)) for i, h in enumerate(passages, 1)}  # the reply's words each passage holds
+    units = {x: set(tokenize(u)[:1]) for x, u in _FIGURE.findall(body)}  # "9 km": the word after a figure, if any
+    for n, hit in enumerate(passages, 1):
+        if n in cited:
+            continue
+        about = [(set(_NUMBER.findall(s)), words) for s in sentences(hit.chunk.text) if focus & (words := set(tokenize(s)))]
+        # each figure, with its unit, in one of the passage's sentences about the question
+        if not all(any(not _invented(x, numbers) and units.get(x, set()) <= words for numbers, words in about) for x in missing):
+            continue
+        if not set().union(*(used[c] for c in cited)) - used[n]:  # nothing came from the cited passage: cite n alone
+            return _MARKER.sub(f"[{n}]", answer)
+        at = answer.find(missing[0])  # else cite passage n where its figure's sentence ends
+        end = _SENTENCE_END.search(answer, at)
+        cut = end.start() if end else len(answer.rstrip())
+        return f"{answer[:cut]} [{n}]{answer[cut:]}"
+    return answer
+
+
 def unsupported(answer: str, passages: list[Hit], min_term_support: float = 0.5, question: str = "") -> str:
     """Why an answer is not supported by the passages ("" when it is): a number the passages never state, or
     too few of its content words in them. Small models invent figures; this catches the common case.
     Numbers the question states are not invented when the answer repeats them ("in the week of 14 October")."""
     body = _MARKER.sub("", answer)
-    cited = {int(g) for m in _MARKER.finditer(answer) for g in m.groups() if g and 1 <= int(g) <= len(passages)}
-    # numbers must come from the passages the answer cites (all passages when it cites none)
-    # the prompt's passage headers (source, page, section) count as evidence too: models echo them
-    evidence = " ".join(f"{passage_header(i, h)} {h.chunk.text}" for i, h in enumerate(passages, 1) if not cited or i in cited)
-    numbers = set(_NUMBER.findall(f"{evidence} {question}"))
-    invented = [n for n in _NUMBER.findall(body) if n not in numbers and n.replace(",", "") not in numbers]
+    cited = _cited(answer, passages)  # numbers must come from the passages the answer cites (all when it cites none)
+    invented = _invented(body, _known_numbers(passages, cited, question))
     if invented:
         return f"the passages do not state {', '.join(sorted(set(invented)))}"
     terms = set(tokenize(body))
-    known = set(tokenize(evidence))
+    known = set(tokenize(" ".join(f"{passage_header(i, h)} {h.chunk.text}" for i, h in enumerate(passages, 1) if not cited or i in cited)))
     if terms and len(terms & known) / len(terms) < min_term_support:
         return "most of the answer's words do not occur in the passages"
     return ""

@@ -35,6 +35,7 @@ from rag.generate import (
     has_words,
     is_abstention,
     prompt_overhead,
+    recite,
     rewrite_messages,
     unsupported,
 )
@@ -449,6 +450,8 @@ class Rag:
         abstained = is_abstention(text, g.abstain_text)
         if not has_words(text):
             text = f"{g.abstain_text} (The model gave no answer text.)"
+        if not abstained:
+            text = recite(text, prompt.passages, question)
         reason = "" if abstained else unsupported(text, prompt.passages, question=question)
         if reason:  # a draft the passages do not back is not shown as an answer
             log.info("answer withheld (%s): %r", reason, text)

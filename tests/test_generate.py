@@ -1,7 +1,7 @@
 """Prompt budgeting, citation attribution and answer support on written examples (no model needed)."""
 
 from rag.compress import compress, evidence_budget, whole
-from rag.generate import build_prompt, cite, is_abstention, unsupported
+from rag.generate import build_prompt, cite, is_abstention, recite, unsupported
 from rag.llm import estimate_tokens
 from rag.sentences import SentenceIndex
 from rag.types import Chunk, Hit
@@ -55,6 +55,29 @@ def test_invented_numbers_are_unsupported() -> None:
     assert is_abstention("I could not find this in the documents.", "I could not find this in the documents.")
     assert not is_abstention("The ferry leaves at 14:30.", "I could not find this in the documents.")
     assert is_abstention("[1] [2]", "I could not find this in the documents.")  # markers only: no answer
+    # the 1.5B's own wording for a budget no passage states
+    assert is_abstention("The annual operating budget of the station is not provided in the given passages.", "No.")
+
+
+def test_a_figure_marked_with_the_wrong_passage_is_cited_where_it_is_stated() -> None:
+    hits = _hits()
+    question = "How long may a diver stay on one dive?"
+    # small models mark a reply [1] out of habit: the figure is in passage 3, which the reply copies
+    moved = recite("[1] Divers may stay at most 40 minutes on a single dive.", hits, question)
+    assert moved == "[3] Divers may stay at most 40 minutes on a single dive."
+    assert unsupported(moved, hits, question=question) == ""
+    # a reply that also uses the cited passage keeps its marker and gains the figure's passage
+    both = recite("Filters last 90 days [1] and a dive lasts 40 minutes.", hits, "How long do filters and dives last?")
+    assert both == "Filters last 90 days [1] and a dive lasts 40 minutes [3]."
+    assert [c.n for c in cite(both, hits)] == [1, 3]
+    # a figure copied from a sentence that is not about the question is not re-attributed, and stays unsupported
+    off_topic = "[1] The ferry leaves the harbour at 14:30."
+    assert recite(off_topic, hits, "What does the desalination plant cost per year?") == off_topic
+    assert "14:30" in unsupported(off_topic, hits)
+    # nor is a figure whose unit the passage does not give it ("40 km" is not the dive's 40 minutes)
+    assert recite("[1] A diver may go 40 km.", hits, question) == "[1] A diver may go 40 km."
+    # an invented figure has no passage to move to
+    assert recite("Divers may stay 55 minutes [1].", hits, question) == "Divers may stay 55 minutes [1]."
 
 
 def test_compression_keeps_the_relevant_sentences_within_budget(sample_rag) -> None:  # noqa: ANN001
