@@ -160,11 +160,9 @@ def _cited(answer: str, passages: list[Hit]) -> set[int]:
     return {int(g) for m in _MARKER.finditer(answer) for g in m.groups() if g and 1 <= int(g) <= len(passages)}
 
 
-def _known_numbers(passages: list[Hit], which: set[int], question: str) -> set[str]:
-    """Numbers the passages ``which`` (all when empty) state, with their prompt headers (source, page, section:
-    models echo them), and the question's own."""
-    evidence = " ".join(f"{passage_header(i, h)} {h.chunk.text}" for i, h in enumerate(passages, 1) if not which or i in which)
-    return set(_NUMBER.findall(f"{evidence} {question}"))
+def _evidence(passages: list[Hit], which: set[int]) -> str:
+    """The passages ``which`` (all when empty) with their prompt headers (source, page, section): models echo them."""
+    return " ".join(f"{passage_header(i, h)} {h.chunk.text}" for i, h in enumerate(passages, 1) if not which or i in which)
 
 
 def _invented(text: str, known: set[str]) -> list[str]:
@@ -187,7 +185,7 @@ def recite(answer: str, passages: list[Hit], question: str = "") -> str:
     an off-topic sentence still counts as unsupported."""
     cited = _cited(answer, passages)
     body = _MARKER.sub("", answer)
-    missing = _invented(body, _known_numbers(passages, cited, question)) if cited else []
+    missing = _invented(body, set(_NUMBER.findall(f"{_evidence(passages, cited)} {question}"))) if cited else []
     if not missing:
         return answer
     focus = _focus_terms(question, passages)
@@ -216,11 +214,12 @@ def unsupported(answer: str, passages: list[Hit], min_term_support: float = 0.5,
     Numbers the question states are not invented when the answer repeats them ("in the week of 14 October")."""
     body = _MARKER.sub("", answer)
     cited = _cited(answer, passages)  # numbers must come from the passages the answer cites (all when it cites none)
-    invented = _invented(body, _known_numbers(passages, cited, question))
+    evidence = _evidence(passages, cited)
+    invented = _invented(body, set(_NUMBER.findall(f"{evidence} {question}")))
     if invented:
         return f"the passages do not state {', '.join(sorted(set(invented)))}"
     terms = set(tokenize(body))
-    known = set(tokenize(" ".join(f"{passage_header(i, h)} {h.chunk.text}" for i, h in enumerate(passages, 1) if not cited or i in cited)))
+    known = set(tokenize(evidence))
     if terms and len(terms & known) / len(terms) < min_term_support:
         return "most of the answer's words do not occur in the passages"
     return ""
