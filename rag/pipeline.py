@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -123,6 +124,7 @@ class Rag:
         c = self.config
         return {"embed.model": c.embed.model, "embed.max_tokens": c.embed.max_tokens, "context.mode": c.context.mode}
 
+    @cached_property
     def _recipe(self) -> str:
         """How this configuration makes chunks; a document made another way is indexed again on the next sync."""
         c = self.config
@@ -208,7 +210,7 @@ class Rag:
                 results.append(FileResult(str(root), "failed", reason=str(exc)))
                 continue
             results += [FileResult(p, "skipped", reason=r) for p, r in skipped]
-            p = plan(root, files, known, self._recipe())
+            p = plan(root, files, known, self._recipe)
             results += [FileResult(f.source, "unchanged") for f in p.unchanged]
             work += [(f, "added") for f in p.new] + [(f, "updated") for f in p.changed]
             for gone in p.deleted:
@@ -244,7 +246,7 @@ class Rag:
                       progress: bool) -> FileResult | None:
         try:
             sha = file_sha256(f.path)
-            if known is not None and known.ok and known.sha256 == sha and known.recipe == self._recipe():
+            if known is not None and known.ok and known.sha256 == sha and known.recipe == self._recipe:
                 self.index.touch(_doc_id(f.source), f.size, f.mtime)
                 return FileResult(f.source, "unchanged")
             if f.size > self.config.chunk.stream_mb * 2**20 and f.path.suffix.lower() in STREAMABLE:
@@ -259,7 +261,7 @@ class Rag:
             self.index.record_failure(_doc_id(f.source), f.source, str(f.path), reason)
             return FileResult(f.source, "failed", reason=reason)
         record = DocRecord(_doc_id(f.source), f.source, str(f.path), sha, f.size, f.mtime, "ok", "", 0, doc.title,
-                           {"acronyms": prepared.acronyms, "recipe": self._recipe()})
+                           {"acronyms": prepared.acronyms, "recipe": self._recipe})
         pending.append(_Pending(record, prepared, status))
         return None
 
@@ -268,7 +270,7 @@ class Rag:
         The document stays hidden from searches until its last part is written; a crash leaves it
         'indexing', so the next run removes the partial chunks and starts it again."""
         c = self.config
-        record = DocRecord(_doc_id(f.source), f.source, str(f.path), sha, f.size, f.mtime, "ok", "", 0, "", {"recipe": self._recipe()})
+        record = DocRecord(_doc_id(f.source), f.source, str(f.path), sha, f.size, f.mtime, "ok", "", 0, "", {"recipe": self._recipe})
         parts = iter_text_parts(f.path, f.source, part_chars=c.chunk.stream_part_chars)
         first = next(parts, None)  # a binary or empty file fails here, before the indexed version is touched
         if first is None:
