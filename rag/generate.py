@@ -156,6 +156,14 @@ def has_words(text: str) -> bool:
     return bool(re.search(r"\w", _MARKER.sub("", _OPEN_MARKER.sub("", text))))
 
 
+_ENUMERATOR = re.compile(r"(?m)^[ \t]*\d{1,2}[.)][ \t]+")  # "7. " opening a line of a numbered list
+
+
+def _claims(answer: str) -> str:
+    """What an answer asserts: without citation markers, nor the numbers of a numbered list, which are no figures."""
+    return _ENUMERATOR.sub("", _MARKER.sub("", answer))
+
+
 def _cited(answer: str, passages: list[Hit]) -> set[int]:
     return {int(g) for m in _MARKER.finditer(answer) for g in m.groups() if g and 1 <= int(g) <= len(passages)}
 
@@ -184,7 +192,7 @@ def recite(answer: str, passages: list[Hit], question: str = "") -> str:
     that states it in a sentence about the question (one of its distinguishing terms), so a figure copied from
     an off-topic sentence still counts as unsupported."""
     cited = _cited(answer, passages)
-    body = _MARKER.sub("", answer)
+    body = _claims(answer)
     missing = _invented(body, set(_NUMBER.findall(f"{_evidence(passages, cited)} {question}"))) if cited else []
     if not missing:
         return answer
@@ -212,7 +220,7 @@ def unsupported(answer: str, passages: list[Hit], min_term_support: float = 0.5,
     """Why an answer is not supported by the passages ("" when it is): a number the passages never state, or
     too few of its content words in them. Small models invent figures; this catches the common case.
     Numbers the question states are not invented when the answer repeats them ("in the week of 14 October")."""
-    body = _MARKER.sub("", answer)
+    body = _claims(answer)
     cited = _cited(answer, passages)  # numbers must come from the passages the answer cites (all when it cites none)
     evidence = _evidence(passages, cited)
     invented = _invented(body, set(_NUMBER.findall(f"{evidence} {question}")))

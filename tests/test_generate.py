@@ -46,6 +46,10 @@ def test_invented_numbers_are_unsupported() -> None:
     hits = _hits()
     assert unsupported("The ferry leaves at 14:30 [2].", hits) == ""
     assert "16:00" in unsupported("The ferry leaves at 16:00 [2].", hits)
+    # the numbers of a numbered list are not figures; a figure inside an item still is
+    steps = "To dive:\n1. Check the ferry [2].\n2. Stay at most 40 minutes [3].\n12) Log the dive [3]."
+    assert unsupported(steps, hits) == ""
+    assert "45" in unsupported(steps.replace("40", "45"), hits)
     assert "14:30" in unsupported("The plant makes water at 14:30 [1].", hits)  # not in the cited passage
     # a date the question gives is no invention when the answer repeats it
     dated = "Who sails on the ferry that leaves at 14:30 on 3 October?"
