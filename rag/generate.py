@@ -144,9 +144,10 @@ def is_abstention(text: str, abstain_text: str) -> bool:
     return bool(_ABSTAIN.search(stripped)) and len(stripped) < 240
 
 
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,:]\d+)*")
+_NUMBER_TEXT = r"(?<![\w.])\d+(?:[.,:]\d+)*"
+_NUMBER = re.compile(_NUMBER_TEXT)
+_FIGURE = re.compile(rf"({_NUMBER_TEXT})\s*([^\W\d_]{{0,12}})")  # a number and the word after it
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
-_FIGURE = re.compile(r"(?<![\w.])(\d+(?:[.,:]\d+)*)\s*([^\W\d_]{0,12})")  # a number and the word after it
 
 
 _OPEN_MARKER = re.compile(r"\[[\d,\s]*$")  # "[1" or "[1, " while a marker is still being written
@@ -261,8 +262,7 @@ def cite(answer: str, passages: list[Hit], min_overlap: float = 0.34) -> list[Ci
     found: dict[int, set[str]] = {}
     for sentence in sentences(answer) or [answer]:
         terms = set(tokenize(_MARKER.sub("", sentence)))
-        numbers = {int(g) for m in _MARKER.finditer(sentence) for g in m.groups() if g}
-        numbers = {n for n in numbers if 1 <= n <= len(passages)}
+        numbers = _cited(sentence, passages)
         if not numbers and terms:
             scored = [(_best_sentence(h, terms)[3], i + 1) for i, h in enumerate(passages)]
             best, n = max(scored, default=(0.0, 0))
