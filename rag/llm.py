@@ -78,7 +78,9 @@ class TokenCounter:
         if load is None:
             self.ready.set()
         else:
-            threading.Thread(target=self._load, args=(load,), daemon=True, name="tokenizer").start()
+            # not a daemon: a process that exits while the tokenizer is still loading waits for it (seconds, once per
+            # model), because a daemon thread frozen mid-import at shutdown can deadlock torch's exit-time finalizers
+            threading.Thread(target=self._load, args=(load,), name="tokenizer").start()
 
     def _load(self, load: Callable[[], object]) -> None:
         try:
