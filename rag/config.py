@@ -105,7 +105,8 @@ class RerankConfig:
 
 @dataclass(frozen=True)
 class GenerateConfig:
-    backend: str = "llamacpp"  # llamacpp | openai (Ollama, llama-server, vLLM) | transformers
+    # auto: transformers (bf16) for the packaged models on CPUs with AMX, llama.cpp otherwise (rag.llm.auto_backend)
+    backend: str = "auto"  # auto | llamacpp | openai (Ollama, llama-server, vLLM) | transformers
     model: str = "qwen2.5-coder-1.5b"  # llamacpp: packaged name or .gguf path; openai: model name; transformers: path or id
     base_url: str = ""  # openai backend, e.g. http://127.0.0.1:11434/v1
     api_key: str = ""
@@ -123,6 +124,7 @@ class GenerateConfig:
     evidence_share: float = 0.25
     lead_share: float = 0.85  # the top passage goes in whole when it fits in this share of the evidence budget
     threads: int = 0
+    dtype: str = "auto"  # transformers backend: auto (bf16 where the CPU computes it in hardware) | fp32 | bf16
     concurrency: int = 1  # requests the model serves at once (process-wide); more wait in line
     abstain_text: str = "I could not find this in the documents."
     # abstain without asking the LLM when no passage matches a keyword and none is this close in meaning;

@@ -13,15 +13,17 @@ import queue
 import shutil
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from rag.errors import ModelError
 
 log = logging.getLogger(__name__)
 
 Message = dict[str, str]
+T = TypeVar("T")
 
 # llama.cpp threads still generating when the interpreter exits (a reply nobody reads any more, e.g. after Ctrl-C)
 # call back into Python after finalization has begun, and the process aborts ("FATAL: exception not rethrown");
@@ -54,17 +56,25 @@ def gguf_tokenizer(gguf: Path):  # noqa: ANN201 - a transformers tokenizer
     10-20 s, so the result is saved next to the model and later loads take well under a second."""
     from transformers import AutoTokenizer
 
-    saved = gguf.with_suffix(".tokenizer")
-    if (saved / "tokenizer.json").exists():
-        return AutoTokenizer.from_pretrained(str(saved))
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    return _converted_once(gguf.with_suffix(".tokenizer"), "tokenizer.json", AutoTokenizer.from_pretrained,
+                           lambda: AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name))
+
+
+def _converted_once(saved: Path, marker: str, load: Callable[[str], T], convert: Callable[[], T]) -> T:
+    """What ``convert`` makes from a GGUF, saved in the folder ``saved`` so that later loads skip the conversion.
+    A concurrent process finds a whole folder or none; a place that cannot be written only costs the saving."""
+    if (saved / marker).exists():
+        return load(str(saved))
+    made = convert()
     tmp = saved.with_name(saved.name + f".tmp{os.getpid()}")
-    tokenizer.save_pretrained(str(tmp))
     try:
-        os.replace(tmp, saved)  # atomic: a concurrent process finds a whole folder or none
-    except OSError:  # another process saved it first
+        made.save_pretrained(str(tmp))  # type: ignore[attr-defined]
+        os.replace(tmp, saved)  # atomic
+    except (OSError, ValueError) as exc:  # another process saved it first, a read-only folder, an unsavable model
         shutil.rmtree(tmp, ignore_errors=True)
-    return tokenizer
+        if not (saved / marker).exists():
+            log.warning("could not save %s (%s): it will be converted again next time", saved, exc)
+    return made
 
 
 class TokenCounter:
@@ -238,16 +248,26 @@ class OpenAICompatible:
 
 class Transformers:
     """Any causal LM that transformers loads: a local folder, a Hub id (with a network), or a GGUF file
-    (``path/to/model.gguf``: dequantised to fp32, so slower than llama.cpp)."""
+    (a packaged name or ``path/to/model.gguf``, dequantised at load: a minute for the 1.5B).
 
-    def __init__(self, model: str, threads: int = 0):
+    Where the CPU computes bf16 in hardware (AMX, AVX512-BF16) the weights are held in bf16 and torch reads a
+    prompt several times faster than the prebuilt llama.cpp wheel, which uses AVX2 only; it writes the answer
+    more slowly (docs/benchmarks.md)."""
+
+    def __init__(self, model: str, threads: int = 0, dtype: str = "auto"):
+        if dtype not in DTYPES:
+            raise ModelError(f"generate.dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
         self.model_name = model
         self.threads = threads
+        self.dtype = dtype
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
+        self._previous: tuple[list[int], object] | None = None  # the last prompt's token ids and attention cache
         self.last_usage: dict = {}
-        self.count_tokens = TokenCounter(lambda: self._load()[1])
+        path = Path(model)
+        # a GGUF's tokenizer is converted once and saved beside it; a folder's or Hub id's loads with the model
+        self.count_tokens = TokenCounter(lambda: gguf_tokenizer(path) if path.suffix == ".gguf" else self._load()[1])
 
     def _load(self):  # noqa: ANN202
         with self._lock:
@@ -255,16 +275,31 @@ class Transformers:
                 import torch
                 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+                from rag.models import bf16_supported
+
                 if self.threads:
                     torch.set_num_threads(self.threads)
+                bf16 = self.dtype == "bf16" or (self.dtype == "auto" and bf16_supported())
                 path = Path(self.model_name)
-                kwargs = {"gguf_file": path.name} if path.suffix == ".gguf" else {}
-                where = str(path.parent) if kwargs else self.model_name
+                gguf = path.suffix == ".gguf"
+                dtype = torch.bfloat16 if bf16 else torch.float32
+
+                def load(where: str, **kwargs: str):  # noqa: ANN202
+                    with _quiet_transformers():  # its advice on packed GGUF kernels does not apply: we dequantise
+                        return AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kwargs)
+
                 try:
-                    self._tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
-                    self._model = AutoModelForCausalLM.from_pretrained(where, **kwargs)
-                except OSError as exc:
+                    if gguf:  # dequantising takes most of a minute: the result is saved beside the GGUF
+                        self._tokenizer = gguf_tokenizer(path)
+                        self._model = _converted_once(path.with_suffix(".bf16" if bf16 else ".fp32"), "config.json",
+                                                      load, lambda: _plain(load(str(path.parent), gguf_file=path.name)))
+                    else:
+                        self._tokenizer = AutoTokenizer.from_pretrained(self.model_name)
+                        self._model = load(self.model_name)
+                    self._model.eval()
+                except (OSError, ValueError) as exc:
                     raise ModelError(f"transformers cannot load {self.model_name!r}: {exc}") from None
+                log.info("loaded %s with transformers (%s)", self.model_name, "bf16" if bf16 else "fp32")
         return self._model, self._tokenizer
 
     def _inputs(self, messages: list[Message]):  # noqa: ANN202
@@ -273,20 +308,86 @@ class Transformers:
         self.last_usage = {"prompt_tokens": int(ids["input_ids"].shape[-1])}
         return model, tokenizer, ids
 
+    def _cached_prefix(self, ids: list[int]):  # noqa: ANN202 - a transformers Cache or None
+        """The attention cache of the previous request, cut to the tokens this prompt shares with it, as
+        llama.cpp's ``cache_prompt`` does: a question asked again with another cue, or the next question after
+        the same system prompt, reads only what is new. Taken, not shared: one request uses it at a time."""
+        with self._lock:
+            previous, self._previous = self._previous, None
+        if previous is None:
+            return None
+        old_ids, cache = previous
+        shared = 0
+        for a, b in zip(old_ids, ids[:-1]):  # at least one token must be left to read
+            if a != b:
+                break
+            shared += 1
+        if shared < 16:
+            return None
+        cache.crop(shared - cache.get_seq_length())  # the number of tokens to drop, negative
+        return cache
+
     def complete(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> str:
         return "".join(self.stream(messages, max_tokens, temperature))
 
     def stream(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> Iterator[str]:
-        from transformers import TextIteratorStreamer
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
+        class WhenAbandoned(StoppingCriteria):
+            def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: object) -> torch.Tensor:
+                return torch.full((input_ids.shape[0],), abandoned.is_set(), dtype=torch.bool)
+
+        abandoned = threading.Event()
         model, tokenizer, inputs = self._inputs(messages)
+        ids = inputs["input_ids"][0].tolist()
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
         sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
-        worker = threading.Thread(target=model.generate, kwargs={**inputs, "max_new_tokens": max_tokens, "streamer": streamer, **sampling},
-                                  daemon=True)
+        cache = self._cached_prefix(ids)
+        failed: list[Exception] = []
+
+        def work() -> None:
+            try:
+                out = model.generate(**inputs, max_new_tokens=max_tokens, streamer=streamer, return_dict_in_generate=True,
+                                     stopping_criteria=StoppingCriteriaList([WhenAbandoned()]),
+                                     **sampling, **({"cache": cache} if cache is not None else {}))
+                if out.cache is not None:
+                    with self._lock:
+                        self._previous = (ids, out.cache)
+            except Exception as exc:  # noqa: BLE001 - surfaced in the consumer's thread
+                failed.append(exc)
+                streamer.end()  # the consumer would otherwise wait for text forever
+
+        worker = threading.Thread(target=work, daemon=True, name=_STREAM_THREAD)
         worker.start()
-        yield from (text for text in streamer if text)
+        try:
+            yield from (text for text in streamer if text)
+        finally:
+            abandoned.set()  # a reader that went away (a closed tab, Ctrl-C) stops the generation at its next token
         worker.join()
+        if failed:
+            raise ModelError(f"generation failed: {failed[0]}")
+
+
+def _plain(model):  # noqa: ANN001, ANN202 - a transformers model
+    """A model loaded from a GGUF without the GGUF loader attached. Every weight is dequantised (its packed
+    kernels come from the Hub, which is not used), so it saves as an ordinary checkpoint."""
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    return model
+
+
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
 
 
 class Queued:
@@ -348,14 +449,15 @@ class _Finished:
     usage: dict
 
 
-BACKENDS = ("llamacpp", "openai", "transformers")
+BACKENDS = ("auto", "llamacpp", "openai", "transformers")
+DTYPES = ("auto", "fp32", "bf16")
 _loaded: dict[tuple, Queued] = {}
 _loaded_lock = threading.Lock()
 
 
 def load_generator(
     backend: str, model: str, n_ctx: int, threads: int, cache_dir: Path | None = None, base_url: str = "", api_key: str = "",
-    concurrency: int = 1,
+    concurrency: int = 1, dtype: str = "auto",
 ) -> Queued:
     """The generator for a config, loaded once per process and shared by every index that uses it (and so is
     its queue: ``concurrency`` requests at once, for the whole process)."""
@@ -363,7 +465,9 @@ def load_generator(
 
     if backend not in BACKENDS:
         raise ModelError(f"generate.backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
-    key = (backend, model, n_ctx, threads, base_url, concurrency)
+    if backend == "auto":
+        backend = auto_backend(model)
+    key = (backend, model, n_ctx, threads, base_url, concurrency, dtype)
     with _loaded_lock:
         if key not in _loaded:
             inner: Generator
@@ -372,6 +476,25 @@ def load_generator(
             elif backend == "openai":
                 inner = OpenAICompatible(base_url, model, api_key)
             else:
-                inner = Transformers(model, threads)
+                inner = Transformers(_packaged_or_given(model, cache_dir), threads, dtype)
             _loaded[key] = Queued(inner, concurrency)
         return _loaded[key]
+
+
+def auto_backend(model: str) -> str:
+    """A packaged model runs in transformers where the CPU has AMX, which multiplies bf16 matrices in hardware:
+    there torch reads the prompt about four times faster than the prebuilt llama.cpp wheel, which uses AVX2 only
+    (docs/benchmarks.md); elsewhere in llama.cpp. Any other GGUF file goes to llama.cpp (transformers reads only
+    some architectures), a model folder or Hub id to transformers."""
+    from rag.models import PACKAGE_HINT, amx_supported
+
+    if model in PACKAGE_HINT:
+        return "transformers" if amx_supported() else "llamacpp"
+    return "llamacpp" if model.endswith(".gguf") else "transformers"
+
+
+def _packaged_or_given(model: str, cache_dir: Path | None) -> str:
+    """A packaged GGUF's path for a packaged name (so every backend runs the default models); anything else as given."""
+    from rag.models import PACKAGE_HINT, resolve_gguf
+
+    return str(resolve_gguf(model, cache_dir)) if model in PACKAGE_HINT else model

@@ -47,12 +47,20 @@ def resolve_embedder(name: str) -> str:
     return name  # a local path, or a Hub id resolved by sentence-transformers
 
 
-def bf16_supported() -> bool:
+def _cpu_flags() -> set[str]:
     try:
-        flags = Path("/proc/cpuinfo").read_text()
+        text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+        return set()
+    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
+
+
+def bf16_supported() -> bool:
+    return bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
+
+
+def amx_supported() -> bool:
+    return "amx_bf16" in _cpu_flags()
 
 
 class Embedder:

@@ -18,6 +18,10 @@ from rag.pipeline import Rag  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DOCS = ROOT / "sample_docs"
 TEST_MODEL = "qwen2.5-coder-0.5b"  # the faster packaged generator; the default 1.5B is exercised by `make run`
+# the same backend on every machine (generate.backend=auto picks by CPU), so that the model's answers the tests
+# read do not depend on where they run; test_llm_backends runs the transformers backend itself
+TEST_BACKEND = "llamacpp"
+os.environ.setdefault("RAG_GENERATE_BACKEND", TEST_BACKEND)  # for the CLI and the documented examples
 
 
 def free_port() -> int:
@@ -29,7 +33,8 @@ def free_port() -> int:
 
 
 def make_config(index: Path, **overrides: str) -> Config:
-    values = {"index.path": str(index), "generate.model": TEST_MODEL, "generate.max_tokens": "96", **overrides}
+    values = {"index.path": str(index), "generate.model": TEST_MODEL, "generate.backend": TEST_BACKEND,
+              "generate.max_tokens": "96", **overrides}
     return load_config(None, values, environ={})
 
 

@@ -85,6 +85,64 @@ def test_transformers_backend_streams_from_a_local_model(tmp_path: Path) -> None
     assert llm.last_usage["prompt_tokens"] > 2
 
 
+def test_transformers_backend_runs_a_packaged_gguf() -> None:
+    from rag.llm import load_generator
+    from tests.conftest import TEST_MODEL
+
+    llm = load_generator("transformers", TEST_MODEL, 2048, 0)  # the GGUF, dequantised by transformers
+    reply = "".join(llm.stream([{"role": "user", "content": "What is the capital of France? Answer in one word."}],
+                               max_tokens=8))
+    assert "Paris" in reply
+    assert llm.count_tokens.ready.wait(300) and llm.count_tokens.exact  # the GGUF's own tokenizer
+    assert llm.last_usage["prompt_tokens"] > llm.count_tokens("What is the capital of France? Answer in one word.")
+
+
+def _transformers_model():  # noqa: ANN202
+    from rag.llm import Transformers, _packaged_or_given
+    from tests.conftest import TEST_MODEL
+
+    return Transformers(_packaged_or_given(TEST_MODEL, None))
+
+
+def test_transformers_reuses_the_shared_start_of_the_previous_prompt_without_changing_the_answer() -> None:
+    system = {"role": "system", "content": "Answer from the passage only, in one short sentence. " * 4}
+    passage = "Passage: The supply ferry leaves Tarnwick harbour at 14:30 every Thursday.\nQuestion: When does the ferry leave?"
+    first = [system, {"role": "user", "content": passage + "\nAnswer:"}]
+    again = [system, {"role": "user", "content": passage + "\nAnswer (a full sentence):"}]
+    llm = _transformers_model()
+    "".join(llm.stream(first, max_tokens=24))
+    assert llm._previous is not None  # the attention cache is kept for the next request
+    reused = "".join(llm.stream(again, max_tokens=24))
+    llm._previous = None
+    fresh = "".join(llm.stream(again, max_tokens=24))
+    assert "14:30" in fresh
+    assert reused == fresh
+
+
+def test_transformers_stops_generating_when_the_reader_goes_away() -> None:
+    import threading
+
+    llm = _transformers_model()
+    reply = llm.stream([{"role": "user", "content": "Count from one to two hundred in words."}], max_tokens=300)
+    next(reply)
+    reply.close()  # a closed browser tab
+    for thread in threading.enumerate():
+        if thread.name == "llm-stream":
+            thread.join(600)
+    prompt_tokens = llm.last_usage["prompt_tokens"]
+    assert llm._previous is not None
+    assert llm._previous[1].get_seq_length() < prompt_tokens + 40  # stopped within a few tokens, not at 300
+
+
+def test_auto_backend_picks_by_model_kind_and_cpu(tmp_path: Path) -> None:
+    from rag.llm import auto_backend
+    from rag.models import amx_supported
+
+    assert auto_backend(str(tmp_path / "my-model.gguf")) == "llamacpp"  # transformers reads only some GGUF architectures
+    assert auto_backend(str(tmp_path / "my-model-folder")) == "transformers"
+    assert auto_backend("qwen2.5-coder-1.5b") == ("transformers" if amx_supported() else "llamacpp")
+
+
 def test_llamacpp_counts_tokens_with_the_models_own_tokenizer() -> None:
     from rag.llm import load_generator
     from tests.conftest import TEST_MODEL
