@@ -301,6 +301,7 @@ def answer_queries(rag, dataset: Dataset, limit: int = 0, held_out: frozenset[st
             "citations": [f"{c.source} p.{c.page}" for c in answer.citations], "cited_gold": cited,
             "prompt_tokens": t.get("prompt_tokens", 0.0), "first_token_s": ttft[-1], "total_s": total[-1],
             "asked_again": bool(t.get("asked_again")),
+            "withheld_draft": answer.withheld,  # what the answer checks held back, to tune them offline
             # seconds from the question to the passages and to the evidence: what the first token waited for
             # besides the model reading the prompt
             "retrieved_at_s": t.get("retrieve"), "evidence_at_s": t.get("evidence"),

@@ -455,14 +455,15 @@ class Rag:
         if not abstained:
             text = recite(text, prompt.passages, question)
         reason = "" if abstained else unsupported(text, prompt.passages, question=question)
+        withheld = ""
         if reason:  # a draft the passages do not back is not shown as an answer
             log.info("answer withheld (%s): %r", reason, text)
-            text, abstained = f"{g.abstain_text} (A draft answer was withheld: {reason}.)", True
+            withheld, text, abstained = text, f"{g.abstain_text} (A draft answer was withheld: {reason}.)", True
         citations = () if abstained else tuple(cite(text, prompt.passages))
         notes = {"dropped_passages": float(prompt.dropped), "trimmed_passages": float(trimmed), "prompt_budget": float(budget),
                  "tokens_counted_exactly": float(count.exact), "asked_again": float(retried),
                  "prompt_tokens": float(self.generator.last_usage.get("prompt_tokens", 0))}
-        yield AnswerDone(Answer(text, citations, tuple(prompt.passages), abstained, {**timings, **notes}, question))
+        yield AnswerDone(Answer(text, citations, tuple(prompt.passages), abstained, {**timings, **notes}, question, withheld))
 
     def evaluate(self, dataset: str | Path) -> Report:
         """Score retrieval on this index with a page-level question file (see ``rag.evaluate``)."""

@@ -65,6 +65,7 @@ class Answer:
     abstained: bool
     timings: dict[str, float] = field(default_factory=dict)
     question: str = ""
+    withheld: str = ""  # the model's draft when the answer checks withheld it (``text`` then says why)
 
 
 @dataclass(frozen=True)

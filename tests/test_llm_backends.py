@@ -62,6 +62,19 @@ def test_a_lone_citation_marker_is_asked_again_and_never_shown(tmp_path: Path, m
     assert answer.timings["asked_again"] == 1.0
 
 
+def test_a_draft_with_a_figure_no_passage_states_is_withheld_and_kept_for_inspection(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ferry.md").write_text("# Ferry\n\nThe supply ferry leaves the harbour at 14:30 every Thursday.\n")
+    with fake_openai(lambda body: ["The ferry ", "leaves at ", "16:00 [1]."]) as fake:
+        rag = make_rag(**{"generate.backend": "openai", "generate.base_url": fake.url, "generate.model": "any"})
+        rag.ingest(docs, progress=False)
+        answer = rag.ask("When does the ferry leave?")
+    assert answer.abstained and answer.citations == ()
+    assert answer.text.startswith(rag.config.generate.abstain_text) and "16:00" in answer.text  # says what it held back
+    assert answer.withheld == "The ferry leaves at 16:00 [1]."
+
+
 def test_unreachable_server_is_a_clear_error() -> None:
     llm = OpenAICompatible("http://127.0.0.1:9/v1", "m")
     with pytest.raises(ModelError, match="cannot reach the LLM server"):
