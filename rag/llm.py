@@ -255,6 +255,8 @@ class Transformers:
     more slowly (docs/benchmarks.md)."""
 
     def __init__(self, model: str, threads: int = 0, dtype: str = "auto"):
+        from rag.models import DTYPES
+
         if dtype not in DTYPES:
             raise ModelError(f"generate.dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
         self.model_name = model
@@ -275,11 +277,11 @@ class Transformers:
                 import torch
                 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-                from rag.models import bf16_supported
+                from rag.models import uses_bf16
 
                 if self.threads:
                     torch.set_num_threads(self.threads)
-                bf16 = self.dtype == "bf16" or (self.dtype == "auto" and bf16_supported())
+                bf16 = uses_bf16(self.dtype, auto=True)
                 path = Path(self.model_name)
                 gguf = path.suffix == ".gguf"
                 dtype = torch.bfloat16 if bf16 else torch.float32
@@ -450,7 +452,6 @@ class _Finished:
 
 
 BACKENDS = ("auto", "llamacpp", "openai", "transformers")
-DTYPES = ("auto", "fp32", "bf16")
 _loaded: dict[tuple, Queued] = {}
 _loaded_lock = threading.Lock()
 

@@ -47,12 +47,13 @@ def resolve_embedder(name: str) -> str:
     return name  # a local path, or a Hub id resolved by sentence-transformers
 
 
-def _cpu_flags() -> set[str]:
+@lru_cache(maxsize=1)
+def _cpu_flags() -> frozenset[str]:
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return set()
-    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
+        return frozenset()
+    return frozenset(flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split())
 
 
 def bf16_supported() -> bool:
@@ -63,13 +64,21 @@ def amx_supported() -> bool:
     return "amx_bf16" in _cpu_flags()
 
 
+DTYPES = ("auto", "fp32", "bf16")
+
+
+def uses_bf16(dtype: str, auto: bool) -> bool:
+    """Whether a dtype setting means bf16: "auto" does where ``auto`` allows it and the CPU computes bf16 in hardware."""
+    return dtype == "bf16" or (dtype == "auto" and auto and bf16_supported())
+
+
 class Embedder:
     """A sentence-transformers model with token counting and windowing for texts beyond its limit."""
 
     def __init__(self, name: str = "minilm", max_tokens: int = 256, batch_size: int = 32, dtype: str = "auto", threads: int = 0,
                  query_onnx: bool = True):
-        if dtype not in ("auto", "fp32", "bf16"):
-            raise ValueError(f"embed.dtype must be one of auto, fp32, bf16; got {dtype!r}")
+        if dtype not in DTYPES:
+            raise ValueError(f"embed.dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
         self.name = name
         self.max_tokens = max_tokens
         self.batch_size = batch_size
@@ -108,7 +117,7 @@ class Embedder:
                 f"cannot load embedding model {self.name!r} ({exc}); give a local path, or allow downloads with HF_HUB_OFFLINE=0"
             ) from None
         model.max_seq_length = min(self.max_tokens, model.max_seq_length or self.max_tokens)
-        if self.dtype == "bf16" or (self.dtype == "auto" and AUTO_BF16 and bf16_supported()):
+        if uses_bf16(self.dtype, AUTO_BF16):
             model.to(torch.bfloat16)
         log.info("embedding model %s loaded from %s", self.name, path)
         return model
@@ -290,8 +299,7 @@ def embedder_for(name: str, max_tokens: int, batch_size: int, dtype: str, thread
                  query_onnx: bool = True) -> Embedder:
     embedder = Embedder(name, max_tokens, batch_size, dtype, threads, query_onnx)
     if cache:
-        use_bf16 = dtype == "bf16" or (dtype == "auto" and AUTO_BF16 and bf16_supported())
-        key = f"{name}-{max_tokens}-{'bf16' if use_bf16 else 'fp32'}"
+        key = f"{name}-{max_tokens}-{'bf16' if uses_bf16(dtype, AUTO_BF16) else 'fp32'}"
         embedder.cache = EmbeddingCache(default_cache_dir() / "embeddings", key)
     return embedder
 
