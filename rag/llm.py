@@ -51,13 +51,20 @@ def estimate_tokens(text: str) -> int:
     return int(len(text) / CHARS_PER_TOKEN) + 1
 
 
+# transformers 5 imports its classes lazily, on first use, and two threads doing that at once can fail with
+# "cannot import name 'AutoModelForCausalLM'" (seen 1 run in 6 with the tokenizer thread and the model loader under
+# CPU load). Whatever loads from transformers holds this lock.
+_TRANSFORMERS = threading.RLock()
+
+
 def gguf_tokenizer(gguf: Path):  # noqa: ANN201 - a transformers tokenizer
     """The tokenizer inside a GGUF file, as a transformers fast tokenizer. Converting it from the GGUF takes
     10-20 s, so the result is saved next to the model and later loads take well under a second."""
-    from transformers import AutoTokenizer
+    with _TRANSFORMERS:
+        from transformers import AutoTokenizer
 
-    return _converted_once(gguf.with_suffix(".tokenizer"), "tokenizer.json", AutoTokenizer.from_pretrained,
-                           lambda: AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name))
+        return _converted_once(gguf.with_suffix(".tokenizer"), "tokenizer.json", AutoTokenizer.from_pretrained,
+                               lambda: AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name))
 
 
 def _converted_once(saved: Path, marker: str, load: Callable[[str], T], convert: Callable[[], T]) -> T:
@@ -272,7 +279,7 @@ class Transformers:
         self.count_tokens = TokenCounter(lambda: gguf_tokenizer(path) if path.suffix == ".gguf" else self._load()[1])
 
     def _load(self):  # noqa: ANN202
-        with self._lock:
+        with self._lock, _TRANSFORMERS:
             if self._model is None:
                 import torch
                 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -334,7 +341,9 @@ class Transformers:
 
     def stream(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> Iterator[str]:
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        with _TRANSFORMERS:
+            from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         class WhenAbandoned(StoppingCriteria):
             def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: object) -> torch.Tensor:

@@ -99,15 +99,30 @@ def test_transformers_backend_streams_from_a_local_model(tmp_path: Path) -> None
 
 
 def test_transformers_backend_runs_a_packaged_gguf() -> None:
-    from rag.llm import load_generator
-    from tests.conftest import TEST_MODEL
+    import json
+    import subprocess
+    import sys
 
-    llm = load_generator("transformers", TEST_MODEL, 2048, 0)  # the GGUF, dequantised by transformers
-    reply = "".join(llm.stream([{"role": "user", "content": "What is the capital of France? Answer in one word."}],
-                               max_tokens=8))
-    assert "Paris" in reply
-    assert llm.count_tokens.ready.wait(300) and llm.count_tokens.exact  # the GGUF's own tokenizer
-    assert llm.last_usage["prompt_tokens"] > llm.count_tokens("What is the capital of France? Answer in one word.")
+    from tests.conftest import ROOT, TEST_MODEL
+
+    # a fresh process asks at once, as the first question after `rag serve` does: the model loads while the
+    # tokenizer thread is still importing transformers (two threads importing from it at once can fail)
+    script = (
+        "import json\n"
+        "from rag.llm import load_generator\n"
+        f"llm = load_generator('transformers', {TEST_MODEL!r}, 2048, 0)  # the GGUF, dequantised by transformers\n"
+        "question = 'What is the capital of France? Answer in one word.'\n"
+        "reply = ''.join(llm.stream([{'role': 'user', 'content': question}], max_tokens=8))\n"
+        "exact = llm.count_tokens.ready.wait(300) and llm.count_tokens.exact  # the GGUF's own tokenizer\n"
+        "print(json.dumps({'reply': reply, 'exact': exact, 'prompt': llm.last_usage['prompt_tokens'],\n"
+        "                  'question': llm.count_tokens(question)}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert "Paris" in seen["reply"]
+    assert seen["exact"]
+    assert seen["prompt"] > seen["question"]
 
 
 def _transformers_model():  # noqa: ANN202
