@@ -320,6 +320,16 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     if args.ingest:
         report = rag.ingest(args.ingest)
         print(report.summary())
+    # loaded before the page opens, so the first question does not wait for it; a model that will not load is
+    # reported here and the page still serves search and the documents
+    g = config.generate
+    print(f"loading the language model ({g.model}, backend {g.backend}) ...", flush=True)
+    start = time.perf_counter()
+    try:
+        rag.warm_up()
+        print(f"language model ready ({type(rag.generator.inner).__name__}) in {time.perf_counter() - start:.0f} s", flush=True)
+    except RagError as exc:
+        print(f"warning: {exc}; questions will fail until this is fixed", file=sys.stderr, flush=True)
     serve(rag, no_auth=args.no_auth)
     return 0
 

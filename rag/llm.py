@@ -39,6 +39,8 @@ def _finish_streams(timeout: float = 60.0) -> None:
 
 
 class Generator(Protocol):
+    def load(self) -> None: ...  # what the first request would otherwise wait for
+
     def stream(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> Iterator[str]: ...
 
     def complete(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> str: ...
@@ -150,6 +152,9 @@ class LlamaCpp:
                 log.info("loaded %s (n_ctx %d, %d threads)", self.gguf.name, self.n_ctx, self.threads)
         return self._server
 
+    def load(self) -> None:
+        self._load()
+
     def complete(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> str:
         server = self._load()
         result = server.handle_chat_completions(
@@ -206,6 +211,9 @@ class OpenAICompatible:
         self.timeout = timeout
         self.last_usage: dict = {}
         self.count_tokens = TokenCounter()  # the API has no tokenizer endpoint: estimated
+
+    def load(self) -> None:
+        """Nothing to load here: the server holds the model (and may load it on its first request)."""
 
     def _request(self, body: dict):  # noqa: ANN202 - an http.client response
         import json
@@ -310,6 +318,9 @@ class Transformers:
                     raise ModelError(f"transformers cannot load {self.model_name!r}: {exc}") from None
                 log.info("loaded %s with transformers (%s)", self.model_name, "bf16" if bf16 else "fp32")
         return self._model, self._tokenizer
+
+    def load(self) -> None:
+        self._load()
 
     def _inputs(self, messages: list[Message]):  # noqa: ANN202
         model, tokenizer = self._load()
@@ -417,6 +428,9 @@ class Queued:
     @property
     def last_usage(self) -> dict:
         return getattr(self._usage, "value", {})
+
+    def load(self) -> None:
+        self.inner.load()
 
     def complete(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> str:
         with self._gate:

@@ -120,6 +120,11 @@ class Rag:
                                              g.concurrency, g.dtype)
         return self._generator
 
+    def warm_up(self) -> None:
+        """Load the language model now rather than on the first question (``rag serve`` does this before it
+        listens). The first load of a packaged model in transformers also converts it: about a minute, once."""
+        self.generator.load()
+
     def _signature(self) -> dict:
         c = self.config
         return {"embed.model": c.embed.model, "embed.max_tokens": c.embed.max_tokens, "context.mode": c.context.mode}

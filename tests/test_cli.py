@@ -80,3 +80,54 @@ def test_ask_prints_answer_and_sources(tmp_path: Path, capsys: pytest.CaptureFix
     out = capsys.readouterr().out
     assert out.startswith("I could not find this in the documents")
     assert "Closest passages" in out
+
+
+def _serve_until_listening(index: Path, model: str) -> str:
+    """What `rag serve` prints up to the line that says it listens; the server is stopped then."""
+    import socket
+    import subprocess
+    import sys
+    import threading
+
+    from tests.conftest import ROOT
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "rag", "serve", "--index", str(index), "--port", str(port), "-o", f"generate.model={model}"]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    watchdog = threading.Timer(600, proc.kill)  # a server that never comes up fails the test instead of hanging it
+    watchdog.start()
+    lines = []
+    try:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if "serving on" in line:
+                break
+    finally:
+        watchdog.cancel()
+        proc.terminate()
+        proc.wait(60)
+    return "".join(lines)
+
+
+def test_serve_loads_the_model_before_it_listens_and_still_serves_when_the_model_will_not_load(tmp_path: Path) -> None:
+    out = _serve_until_listening(tmp_path / "idx", TEST_MODEL)
+    assert "serving on" in out
+    assert out.index("language model ready") < out.index("serving on"), out[-2000:]
+    missing = tmp_path / "missing.gguf"
+    out = _serve_until_listening(tmp_path / "idx", str(missing))
+    assert "warning:" in out and str(missing) in out, out[-2000:]
+    assert "serving on" in out  # search and the documents still work
+
+
+def test_serve_on_a_taken_port_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--index", str(tmp_path / "idx"), "--port", str(port), "-o", f"generate.model={TEST_MODEL}"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot serve on 127.0.0.1:{port}" in err and "--port" in err

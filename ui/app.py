@@ -245,7 +245,12 @@ def serve(rag: Rag, block: bool = True, no_auth: bool = False) -> tuple[gr.Block
     # chats run side by side up to ui.concurrency (retrieval is concurrent; the model itself serves
     # generate.concurrency requests at a time and queues the rest); document changes run one at a time
     app.queue(default_concurrency_limit=ui.concurrency)
+    try:
+        _, url, _ = app.launch(server_name=ui.host, server_port=ui.port, auth=auth, prevent_thread_lock=True,
+                               quiet=True, css=CSS, footer_links=["api"], allowed_paths=served_paths(rag))
+    except OSError as exc:  # most often the port is taken, e.g. by another `rag serve`
+        raise RagError(f"cannot serve on {ui.host}:{ui.port}: {exc} (choose another with --port)") from None
     print(f"situated-rag: serving on http://{ui.host}:{ui.port} (index {rag.config.index.path})", flush=True)
-    _, url, _ = app.launch(server_name=ui.host, server_port=ui.port, auth=auth, prevent_thread_lock=not block,
-                           quiet=True, css=CSS, footer_links=["api"], allowed_paths=served_paths(rag))
+    if block:
+        app.block_thread()  # until Ctrl-C
     return app, url
