@@ -61,6 +61,7 @@ def test_invented_numbers_are_unsupported() -> None:
     assert is_abstention("[1] [2]", "I could not find this in the documents.")  # markers only: no answer
     # the 1.5B's own wording for a budget no passage states
     assert is_abstention("The annual operating budget of the station is not provided in the given passages.", "No.")
+    assert is_abstention("The passage does not contain this information.", "No.")
 
 
 def test_a_figure_marked_with_the_wrong_passage_is_cited_where_it_is_stated() -> None:
