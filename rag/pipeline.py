@@ -117,7 +117,7 @@ class Rag:
         if self._generator is None:
             g = self.config.generate
             self._generator = load_generator(g.backend, g.model, g.n_ctx, g.threads, default_cache_dir(), g.base_url, g.api_key,
-                                             g.concurrency, g.dtype)
+                                             g.concurrency, g.dtype, g.int8_writing)
         return self._generator
 
     def warm_up(self) -> None:

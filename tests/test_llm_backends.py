@@ -125,11 +125,11 @@ def test_transformers_backend_runs_a_packaged_gguf() -> None:
     assert seen["prompt"] > seen["question"]
 
 
-def _transformers_model():  # noqa: ANN202
+def _transformers_model(int8_writing: bool = True):  # noqa: ANN202
     from rag.llm import Transformers, _packaged_or_given
     from tests.conftest import TEST_MODEL
 
-    return Transformers(_packaged_or_given(TEST_MODEL, None))
+    return Transformers(_packaged_or_given(TEST_MODEL, None), int8_writing=int8_writing)
 
 
 def test_transformers_reuses_the_shared_start_of_the_previous_prompt_without_changing_the_answer() -> None:
@@ -145,6 +145,25 @@ def test_transformers_reuses_the_shared_start_of_the_previous_prompt_without_cha
     fresh = "".join(llm.stream(again, max_tokens=24))
     assert "14:30" in fresh
     assert reused == fresh
+
+
+def test_int8_writing_answers_like_bf16_writing() -> None:
+    import torch
+
+    from rag.llm import _Int8Writer
+    from rag.models import uses_bf16
+
+    if not uses_bf16("auto", auto=True):
+        pytest.skip("int8 writing applies to bf16 weights; this CPU has no hardware bf16")
+    question = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
+    replies = {}
+    for int8 in (False, True):
+        llm = _transformers_model(int8_writing=int8)
+        model, _ = llm._load()
+        writers = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and isinstance(m.forward, _Int8Writer)]
+        assert bool(writers) == int8  # every linear layer writes with its int8 copy, or none does
+        replies[int8] = "".join(llm.stream(question, max_tokens=8))
+    assert "Paris" in replies[False] and "Paris" in replies[True]
 
 
 def test_transformers_stops_generating_when_the_reader_goes_away() -> None:
