@@ -266,8 +266,9 @@ class Transformers:
     (a packaged name or ``path/to/model.gguf``, dequantised at load: a minute for the 1.5B).
 
     Where the CPU computes bf16 in hardware (AMX, AVX512-BF16) the weights are held in bf16 and torch reads a
-    prompt several times faster than the prebuilt llama.cpp wheel, which uses AVX2 only; it writes the answer
-    more slowly (docs/benchmarks.md)."""
+    prompt several times faster than the prebuilt llama.cpp wheel, which uses AVX2 only; the answer is written
+    with int8 copies of the weights (``int8_writing``), since each written token reads them all from memory
+    (docs/benchmarks.md)."""
 
     def __init__(self, model: str, threads: int = 0, dtype: str = "auto", int8_writing: bool = True):
         from rag.models import DTYPES
