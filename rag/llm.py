@@ -410,14 +410,14 @@ class _Int8Writer:
         self.int8 = (weight / scale[:, None]).round().clamp(-128, 127).to(torch.int8).contiguous()
         self.scale = scale.to(linear.weight.dtype)
         self.linear = linear
+        self._bf16_mm = torch.nn.functional.linear  # looked up once: this runs for every layer at every token
+        self._int8_mm = torch.ops.aten._weight_int8pack_mm
 
     def __call__(self, x):  # noqa: ANN001, ANN204 - a torch.Tensor
-        import torch
-
         bias = self.linear.bias
         if x.dim() != 3 or x.shape[1] != 1:  # a prompt: several tokens at once
-            return torch.nn.functional.linear(x, self.linear.weight, bias)
-        y = torch.ops.aten._weight_int8pack_mm(x.reshape(-1, x.shape[-1]).contiguous(), self.int8, self.scale)
+            return self._bf16_mm(x, self.linear.weight, bias)
+        y = self._int8_mm(x.reshape(-1, x.shape[-1]).contiguous(), self.int8, self.scale)
         return (y if bias is None else y + bias).reshape(*x.shape[:-1], -1)
 
 
