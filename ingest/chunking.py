@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from ingest.loaders import Document, Heading
-from rag.types import Chunk
+from rag.core.types import Chunk
 
 
 @dataclass(frozen=True)

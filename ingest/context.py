@@ -7,21 +7,15 @@ the embedder's window.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 
-from rag.analyzer import tokenize
-from rag.types import Chunk
-
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n{2,}")
+from rag.core.analyzer import tokenize
+from rag.core.sentences import split_sentences
+from rag.core.types import Chunk
 
 CountTokens = Callable[[str], int]
-
-
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text) if len(s.strip()) > 1]
 
 
 def summarize(text: str, n: int = 2, title: str = "") -> str:
@@ -30,7 +24,7 @@ def summarize(text: str, n: int = 2, title: str = "") -> str:
     Centrality is the mean document frequency of a sentence's terms, which favours sentences that speak of
     what the whole document is about; the first sentences get a small lead bonus, as in news-style writing.
     """
-    candidates = [s for s in sentences(text) if 4 <= len(s.split()) <= 60 and s.strip() != title.strip()]
+    candidates = [s for s in split_sentences(text) if 4 <= len(s.split()) <= 60 and s.strip() != title.strip()]
     if not candidates or n <= 0:
         return ""
     bags = [set(tokenize(s)) for s in candidates]
@@ -74,7 +68,7 @@ def build_context(
     if chunk.section and chunk.section != chunk.title:
         # a Markdown H1 is usually the title already: do not say it twice
         head = chunk.section if not chunk.title or chunk.section.startswith(chunk.title) else f"{chunk.title} > {chunk.section}"
-    summary = " ".join(s for s in sentences(summary) if s not in chunk.text)  # the chunk need not summarise itself
+    summary = " ".join(s for s in split_sentences(summary) if s not in chunk.text)  # the chunk need not summarise itself
     expansions = "; ".join(a.replace("=", ": ", 1) for a in chunk.acronyms)
     parts = [p for p in (head, expansions, summary) if p]
     if neighbour_chars > 0:

@@ -8,8 +8,8 @@ from ingest.chunking import chunk_document
 from ingest.context import CountTokens, WriteContext, situate
 from ingest.loaders import Document
 from ingest.metadata import annotate, find_acronyms
-from rag.config import ChunkConfig, ContextConfig, MetadataConfig
-from rag.types import Chunk
+from rag.core.config import ChunkConfig, ContextConfig, MetadataConfig
+from rag.core.types import Chunk
 
 
 @dataclass(frozen=True)

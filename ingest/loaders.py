@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.errors import IngestError
+from ingest.tables import markdown_tables_as_rows, row_lines
+from rag.core.errors import IngestError
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ def markdown_headings(text: str) -> list[Heading]:
 
 
 def load_markdown(path: Path, source: str) -> Document:
-    text = _normalise(decode_text(path.read_bytes(), source))
+    text = markdown_tables_as_rows(_normalise(decode_text(path.read_bytes(), source)))
     headings = markdown_headings(text)
     h1 = next((h.text for h in headings if h.level == 1), None)
     return Document(source, h1 or path.stem, (text,), tuple(headings), "markdown")
@@ -305,9 +306,10 @@ def load_html(path: Path, source: str) -> Document:
     for el in body.find_all(_BLOCKS):
         if el.find_parent(_BLOCKS):  # nested block (a <p> inside <li>): its text came with the parent
             continue
-        cells = el.find_all(["td", "th"]) if el.name == "tr" else []
-        text = " | ".join(c.get_text(" ", strip=True) for c in cells) if cells else el.get_text(" ", strip=True)
-        text = " ".join(text.split())
+        if el.name == "tr":
+            text = _html_row(el)
+        else:
+            text = " ".join(el.get_text(" ", strip=True).split())
         if not text:
             continue
         if el.name in ("h1", "h2", "h3", "h4", "h5", "h6"):
@@ -317,6 +319,17 @@ def load_html(path: Path, source: str) -> Document:
     page = "\n\n".join(lines)
     title = (soup.title.get_text(strip=True) if soup.title else "") or next((h.text for h in headings if h.level == 1), path.stem)
     return Document(source, title, (page,), tuple(headings), "html")
+
+
+def _html_row(tr) -> str:  # noqa: ANN001 - a bs4 Tag
+    """A table row as a self-describing line (its table's header row names the cells); "" for the header row."""
+    cells = [c.get_text(" ", strip=True) for c in tr.find_all(["td", "th"])]
+    table = tr.find_parent("table")
+    first = table.find("tr") if table is not None else None
+    if first is None or first is tr:
+        return ""
+    header = [c.get_text(" ", strip=True) for c in first.find_all(["td", "th"])]
+    return "".join(row_lines(header, [cells]))
 
 
 # ---- docx ---------------------------------------------------------------------------------------------------
@@ -359,8 +372,9 @@ def load_docx(path: Path, source: str) -> Document:
             add(para.text, level)
         elif tag == "tbl":
             table = docx.table.Table(child, document)
-            for row in table.rows:
-                add(" | ".join(cell.text.strip() for cell in row.cells))
+            rows = [[cell.text.strip() for cell in row.cells] for row in table.rows]
+            for line in row_lines(rows[0], rows[1:]) if rows else []:
+                add(line)
     title = (document.core_properties.title or "").strip() or next((h.text for h in headings), path.stem)
     return Document(source, title, ("\n\n".join(lines),), tuple(headings), "docx")
 

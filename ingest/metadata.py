@@ -11,7 +11,7 @@ import functools
 import re
 from dataclasses import replace
 
-from rag.types import Chunk
+from rag.core.types import Chunk
 
 _LONG_FORM = re.compile(r"^\w[\w\s\-,/'&.]*$")
 

@@ -43,7 +43,6 @@ class Plan:
     changed: list[SourceFile] = field(default_factory=list)
     unchanged: list[SourceFile] = field(default_factory=list)
     deleted: list[Known] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
 
 def file_sha256(path: Path) -> str:

@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rag.bench import SECTION_CHARS
-from rag.config import Config, load_config
-from rag.errors import RagError
+from rag.bench.bench import SECTION_CHARS
+from rag.core.config import Config, load_config
+from rag.core.errors import RagError
 
 if TYPE_CHECKING:
+    from rag.core.types import IngestReport
     from rag.pipeline import Rag
-    from rag.types import IngestReport
 
 log = logging.getLogger("rag")
 
@@ -129,6 +129,7 @@ def _quiet_libraries(verbose: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # stored with results, so they can be rerun
     _quiet_libraries(args.verbose)
     try:
         config = config_from(args)
@@ -155,8 +156,8 @@ def cmd_ingest(args: argparse.Namespace, config: Config) -> int:
         chunks = list(rag.index.iter_chunks())
         topics = {t for c in chunks for t in c.topics}
         with_phrases = sum(1 for c in chunks if c.keyphrases)
-        print(f"generated metadata: keyphrases on {with_phrases} chunks, {len(rag.retriever.acronyms)} acronyms, {len(topics)} topics")
-        acronyms = rag.retriever.acronyms
+        print(f"generated metadata: keyphrases on {with_phrases} chunks, {len(rag.acronyms.current)} acronyms, {len(topics)} topics")
+        acronyms = rag.acronyms.current
         if acronyms:
             shown = ", ".join(f"{short} = {long}" for short, long in list(sorted(acronyms.items()))[:8])
             print(f"acronyms known: {len(acronyms)} ({shown}{', ...' if len(acronyms) > 8 else ''})")
@@ -194,8 +195,8 @@ def _require_documents(rag) -> None:  # noqa: ANN001
 
 
 def cmd_ask(args: argparse.Namespace, config: Config) -> int:
+    from rag.core.types import AnswerDone, Failed, Token
     from rag.pipeline import Rag
-    from rag.types import AnswerDone, Failed, Token
 
     with Rag.open(config=config) as rag:
         _require_documents(rag)
@@ -273,12 +274,11 @@ def cmd_delete(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, config: Config) -> int:
-    from rag.bench import run
+    from rag.bench.bench import run
 
-    overrides = dict(item.split("=", 1) for item in args.option)
     sizes = [s for s in args.size or [1000] if s > 0]
-    results = run(sizes, Path(args.out), Path(args.sample_docs), args.queries, not args.no_langchain, overrides, args.quality,
-                  args.section_chars)
+    results = run(sizes, Path(args.out), Path(args.sample_docs), args.queries, not args.no_langchain, config, args.quality,
+                  args.section_chars, args.argv)
     print((Path(args.out) / "bench.md").read_text())
     print(f"report: {Path(args.out) / 'bench.json'}; plot: {Path(args.out) / 'latency.png'} ({len(results['sizes'])} sizes)")
     return 0
@@ -288,7 +288,7 @@ def cmd_doctor(args: argparse.Namespace, config: Config) -> int:
     from rag.pipeline import Rag
 
     with Rag.open(config=config) as rag:
-        problems = rag.index.doctor(repair=args.repair)
+        problems = rag.doctor(repair=args.repair)
         for p in problems:
             print(p)
         repaired = "; repaired (run rag ingest again to re-add removed files)" if args.repair and problems else ""
@@ -298,7 +298,7 @@ def cmd_doctor(args: argparse.Namespace, config: Config) -> int:
 
 
 def _watch(rag: Rag, args: argparse.Namespace) -> int:
-    from rag.watch import watch
+    from rag.indexing.watch import watch
 
     def show(report: IngestReport) -> None:
         for f in report.files:
@@ -307,7 +307,7 @@ def _watch(rag: Rag, args: argparse.Namespace) -> int:
         print(f"{time.strftime('%H:%M:%S')} {report.summary()}; {rag.index.count()} chunks", flush=True)
 
     print(f"watching {', '.join(args.paths)} every {args.interval:g} s (Ctrl-C stops)", flush=True)
-    watch(rag, args.paths, args.interval, on_sync=show, progress=not args.quiet)
+    watch(lambda roots: rag.ingest(roots, progress=not args.quiet), args.paths, args.interval, on_sync=show)
     return 0
 
 
@@ -335,7 +335,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, config: Config) -> int:
-    from rag.evaluate import evaluate, evaluate_answers
+    from rag.eval.runner import evaluate, evaluate_answers
 
     if args.answers:
         report = evaluate_answers(args.dataset, config, args.limit, args.unanswerable_every, index_path=args.index)
@@ -344,7 +344,9 @@ def cmd_eval(args: argparse.Namespace, config: Config) -> int:
     for name, value in report.metrics.items():
         print(f"{name:>16}: {value}")
     if args.json:
-        Path(args.json).write_text(json.dumps(report.as_json(), indent=2) + "\n")
+        from rag.eval.meta import run_meta
+
+        Path(args.json).write_text(json.dumps({"meta": run_meta(config, args.argv), **report.as_json()}, indent=2) + "\n")
         print(f"metrics written to {args.json}")
     if args.per_query:
         with open(args.per_query, "w") as f:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -9,7 +10,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from rag.types import Chunk, Hit
+from rag.core.types import Chunk, Hit
 
 
 def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
@@ -47,3 +48,8 @@ class RagRetriever(BaseRetriever):
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         return [to_document(hit) for hit in self.rag.search(query, self.k, self.filters)]
+
+
+def to_documents(chunks: Iterable[Chunk]) -> list[Document]:
+    """Chunks as LangChain ``Document``s (text plus our metadata), e.g. to feed another store."""
+    return [Document(page_content=c.text, metadata=chunk_metadata(c), id=c.id) for c in chunks]

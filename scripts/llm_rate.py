@@ -1,4 +1,4 @@
-"""How fast the packaged models read a prompt and write an answer on this machine, through ``rag.llm``.
+"""How fast the packaged models read a prompt and write an answer on this machine, through ``rag.llm.backends``.
 
     python scripts/llm_rate.py qwen2.5-coder-1.5b qwen2.5-coder-0.5b
 
@@ -10,8 +10,8 @@ first streamed piece, and streamed pieces per second after it (a piece is about 
 import sys
 import time
 
-from rag.llm import load_generator
-from rag.models import default_cache_dir
+from rag.llm.factory import load_generator
+from rag.models.packaged import default_cache_dir
 
 FILLER = "The station keeps 18,000 litres of drinking water and the desalination plant makes 4,000 litres a day. " * 60
 

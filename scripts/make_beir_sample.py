@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 from ingest.chunking import chunk_document  # noqa: E402
 from ingest.loaders import load, supported  # noqa: E402
-from rag.analyzer import tokenize  # noqa: E402
+from rag.core.analyzer import tokenize  # noqa: E402
 
 
 def main(out: Path) -> None:

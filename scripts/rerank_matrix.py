@@ -19,10 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.config import load_config  # noqa: E402
-from rag.evaluate import load_dataset, prepared_documents, run_queries  # noqa: E402
+from rag.core.config import load_config  # noqa: E402
+from rag.eval.datasets import load_dataset, prepared_documents  # noqa: E402
+from rag.eval.meta import run_meta  # noqa: E402
+from rag.eval.runner import run_queries  # noqa: E402
 from rag.pipeline import Rag  # noqa: E402
-from rag.rerank import make_reranker  # noqa: E402
 
 KEYS = ["n_queries", "ndcg@10", "recall@10", "mrr@10", "pass@10", "latency_p50_ms", "latency_p95_ms", "rerank_p50_ms", "rerank_p95_ms"]
 
@@ -43,14 +44,10 @@ def main() -> None:
     rows = []
 
     def row(name: str, fusion: str = "convex", method: str = "none", limit: int = 0, **rerank: float) -> None:
-        rag.retriever.config = dataclasses.replace(config.retrieval, fusion=fusion)
-        rag.config = config.override({"rerank.method": method, **{f"rerank.{k}": v for k, v in rerank.items()}})
-        rag.sentences.lexical = rag.config.rerank.lexical
-        rag.retriever.reranker = make_reranker(method, rag)
-        rag.retriever.rerank_depth = rag.config.rerank.candidates
+        view = rag.with_options({"retrieval.fusion": fusion, "rerank.method": method, **{f"rerank.{k}": v for k, v in rerank.items()}})
         subset = dataclasses.replace(data, queries=data.queries[:limit]) if limit else data
-        cold = run_queries(rag, subset).metrics if method == "maxsim" else {}
-        m = run_queries(rag, subset).metrics
+        cold = run_queries(view, subset).metrics if method == "maxsim" else {}
+        m = run_queries(view, subset).metrics
         result = {"name": name, "fusion": fusion, "rerank": method, **rerank, **{k: m.get(k) for k in KEYS}}
         if cold:
             result["cold_rerank_p50_ms"] = cold.get("rerank_p50_ms")
@@ -62,7 +59,7 @@ def main() -> None:
         for mix in (0.1, 0.2, 0.3, 0.5):
             for lexical in (0.0, 0.3, 0.6):
                 row(f"maxsim mix {mix} lexical {lexical}", "convex", "maxsim", mix=mix, lexical=lexical)
-        Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")
+        Path(args.out).write_text(json.dumps({"meta": run_meta(config, sys.argv, "python"), "rows": rows}, indent=1) + "\n")
         return
     for fusion in ("rrf", "convex"):
         row("none", fusion)
@@ -76,7 +73,7 @@ def main() -> None:
     if args.llm:
         row("none (first 20)", "convex", "none", limit=20)
         row("llm (first 20)", "convex", "llm", limit=20, mix=0.3)
-    Path(args.out).write_text(json.dumps(rows, indent=1) + "\n")
+    Path(args.out).write_text(json.dumps({"meta": run_meta(config, sys.argv, "python"), "rows": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

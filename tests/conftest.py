@@ -12,7 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from rag.config import Config, load_config  # noqa: E402
+from rag.core.config import Config, load_config  # noqa: E402
 from rag.pipeline import Rag  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-from rag.analyzer import tokenize
+from rag.core.analyzer import tokenize
 
 
 def test_identifiers_split_and_kept_whole() -> None:

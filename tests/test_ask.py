@@ -1,8 +1,11 @@
 """End to end: retrieval, the real packaged GGUF model through llama.cpp, citations."""
 
-from rag.types import AnswerDone, RetrievalDone, Token
+import pytest
+
+from rag.core.types import AnswerDone, RetrievalDone, Token
 
 
+@pytest.mark.slow
 def test_ask_answers_with_a_page_citation(sample_rag) -> None:  # noqa: ANN001
     answer = sample_rag.ask("What is the maximum significant wave height at which someone may board a buoy?")
     assert not answer.abstained
@@ -16,6 +19,7 @@ def test_ask_answers_with_a_page_citation(sample_rag) -> None:  # noqa: ANN001
         assert c.quote in hit.chunk.text
 
 
+@pytest.mark.slow
 def test_stream_yields_retrieval_then_tokens_then_answer(sample_rag) -> None:  # noqa: ANN001
     events = list(sample_rag.stream("Which work order replaced the fuel injector on generator G2?"))
     assert isinstance(events[0], RetrievalDone) and events[0].hits
@@ -34,6 +38,7 @@ def test_unrelated_question_abstains_without_the_llm(sample_rag) -> None:  # noq
     assert "first_token" not in answer.timings  # the model was not asked
 
 
+@pytest.mark.slow
 def test_unanswerable_question_abstains(sample_rag) -> None:  # noqa: ANN001
     # the corpus never states a budget; the answer must say so rather than invent one
     answer = sample_rag.ask("What is the annual operating budget of Tarnwick Marine Research Station?")
@@ -42,11 +47,12 @@ def test_unanswerable_question_abstains(sample_rag) -> None:  # noqa: ANN001
     assert not answer.citations
 
 
+@pytest.mark.slow
 def test_follow_up_is_rewritten_into_a_standalone_question(sample_rag) -> None:  # noqa: ANN001
     history = [
         {"role": "user", "content": "Which buoys are in the offshore array?"},
         {"role": "assistant", "content": "The array has three buoys: B1, B2 and B3 [1]."},
     ]
-    standalone = sample_rag.standalone_question("When was the third one deployed?", history)
+    standalone = sample_rag.answerer.standalone_question("When was the third one deployed?", history)
     assert "B3" in standalone or "buoy" in standalone.lower()
     assert "deploy" in standalone.lower()

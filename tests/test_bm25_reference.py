@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from rag.analyzer import tokenize
+from rag.core.analyzer import tokenize
 
 CORPUS = [
     "The bilge pump P-7 moves 40 litres per minute in the engine room.",
@@ -37,9 +37,9 @@ def test_bm25s_robertson_ranks_like_rank_bm25(query: str) -> None:
 
 def test_index_text_field_is_lucene_bm25() -> None:
     """The index's text field scores Lucene's BM25 (idf = ln(1 + (N - df + .5) / (df + .5))), up to (k1 + 1)."""
-    from rag.bm25 import Bm25Index
+    from rag.store.bm25 import Bm25Index
 
-    index = Bm25Index.build([str(i) for i in range(len(CORPUS))], {"text": CORPUS}, k1=1.2, b=0.75, stamp={})
+    index = Bm25Index.build([str(i) for i in range(len(CORPUS))], [{"text": t} for t in CORPUS], k1=1.2, b=0.75, stamp={})
     docs = [tokenize(t) for t in CORPUS]
     avgdl = sum(map(len, docs)) / len(docs)
     for query in QUERIES:

@@ -33,6 +33,7 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory):
     proc.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_ingest_search_ask_delete_against_a_chroma_server(chroma_url: str, tmp_path: Path) -> None:
     from rag.pipeline import Rag
 
@@ -54,7 +55,7 @@ def test_ingest_search_ask_delete_against_a_chroma_server(chroma_url: str, tmp_p
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
-    from rag.errors import RagError
+    from rag.core.errors import RagError
     from rag.pipeline import Rag
 
     with pytest.raises(RagError, match="Chroma server"):

@@ -64,6 +64,7 @@ def test_errors_are_clear_and_exit_nonzero(tmp_path: Path, capsys: pytest.Captur
     assert "error:" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_ask_prints_answer_and_sources(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -111,6 +112,7 @@ def _serve_until_listening(index: Path, model: str) -> str:
     return "".join(lines)
 
 
+@pytest.mark.slow
 def test_serve_loads_the_model_before_it_listens_and_still_serves_when_the_model_will_not_load(tmp_path: Path) -> None:
     out = _serve_until_listening(tmp_path / "idx", TEST_MODEL)
     assert "serving on" in out

@@ -8,6 +8,8 @@ import threading
 import tracemalloc
 from pathlib import Path
 
+import pytest
+
 from ingest.loaders import iter_text_parts, load_text
 from tests.conftest import free_port
 from tests.fake_openai import fake_openai
@@ -107,7 +109,7 @@ def test_reading_a_200_mb_file_holds_one_part_in_memory(tmp_path: Path) -> None:
 
 
 def test_watch_resyncs_when_files_change(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
-    from rag.watch import watch
+    from rag.indexing.watch import watch
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -115,7 +117,7 @@ def test_watch_resyncs_when_files_change(tmp_path: Path, make_rag) -> None:  # n
     rag = make_rag()
     reports: queue.Queue = queue.Queue()
     stop = threading.Event()
-    watcher = threading.Thread(target=watch, args=(rag, [docs], 0.2, stop, reports.put))
+    watcher = threading.Thread(target=watch, args=(lambda roots: rag.ingest(roots, progress=False), [docs], 0.2, stop, reports.put))
     watcher.start()
     try:
         assert [f.status for f in reports.get(timeout=120).files] == ["added"]
@@ -130,6 +132,7 @@ def test_watch_resyncs_when_files_change(tmp_path: Path, make_rag) -> None:  # n
         watcher.join()
 
 
+@pytest.mark.slow
 def test_eight_simultaneous_chats_get_their_own_answers(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
     from gradio_client import Client
 

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.config import Config, load_config, write_toml
-from rag.errors import ConfigError
+from rag.core.config import Config, load_config, write_toml
+from rag.core.errors import ConfigError
 
 
 def test_precedence_defaults_toml_env_overrides(tmp_path: Path) -> None:

@@ -44,6 +44,7 @@ def _ingest_and_kill(docs: Path, index: Path, after_docs: int) -> None:
     proc.wait()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("after_docs", [0, 3, 9])
 def test_sigkill_then_rerun_gives_exactly_once(tmp_path: Path, after_docs: int) -> None:
     docs = _corpus(tmp_path / "docs")

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.fusion import convex, rrf
+from rag.retrieval.fusion import convex, rrf
 
 
 def test_rrf_matches_hand_computation() -> None:

@@ -1,10 +1,13 @@
 """Prompt budgeting, citation attribution and answer support on written examples (no model needed)."""
 
-from rag.compress import compress, evidence_budget, whole
-from rag.generate import build_prompt, cite, is_abstention, recite, unsupported
-from rag.llm import estimate_tokens
-from rag.sentences import SentenceIndex
-from rag.types import Chunk, Hit
+from rag.answer.checks import recite, unsupported
+from rag.answer.citations import cite
+from rag.answer.evidence import compress, evidence_budget, whole
+from rag.answer.prompt import build_prompt
+from rag.answer.reply import is_abstention
+from rag.core.types import Chunk, Hit
+from rag.llm.protocol import estimate_tokens
+from rag.retrieval.sentence_scores import SentenceIndex
 
 PASSAGES = [
     "The desalination plant produces 4,000 litres of potable water per day. Membrane filters are replaced every 90 days.",
@@ -153,8 +156,8 @@ def test_a_long_top_passage_keeps_a_run_of_sentences_around_its_best_one(sample_
 
 
 def test_a_passage_longer_than_the_window_is_cut_around_the_answer_and_counted(sample_rag) -> None:  # noqa: ANN001
-    from rag.compress import fit_passages
-    from rag.generate import HEADER_TOKENS, prompt_overhead
+    from rag.answer.evidence import fit_passages
+    from rag.answer.prompt import HEADER_TOKENS, prompt_overhead
 
     e = sample_rag.embedder
     filler = [f"Record {n} lists the paint, rope and fuel stock of store room {n % 7}." for n in range(400)]
@@ -174,7 +177,8 @@ def test_a_passage_longer_than_the_window_is_cut_around_the_answer_and_counted(s
 def test_an_echoed_passage_header_is_never_shown_as_the_answer() -> None:
     from dataclasses import replace
 
-    from rag.generate import answer_start, passage_header
+    from rag.answer.prompt import passage_header
+    from rag.answer.reply import answer_start
 
     hits = _hits()
     header = passage_header(2, hits[1])

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.errors import ModelError
-from rag.llm import OpenAICompatible, Transformers
+from rag.core.errors import ModelError
+from rag.llm.openai_compat import OpenAICompatible
+from rag.llm.transformers_backend import Transformers
 from tests.fake_openai import FakeServer, fake_openai
 
 REPLY = ["The ferry ", "leaves at ", "14:30 [1]."]
@@ -40,8 +41,8 @@ def test_openai_backend_in_the_pipeline(server: FakeServer, tmp_path: Path, make
 
 
 def test_a_lone_citation_marker_is_asked_again_and_never_shown(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
-    from rag.generate import ANSWER_CUE, SENTENCE_CUE
-    from rag.types import AnswerDone, Token
+    from rag.answer.prompt import ANSWER_CUE, SENTENCE_CUE
+    from rag.core.types import AnswerDone, Token
 
     def reply(body: dict) -> list[str]:  # a model that first answers "[1]" alone, as the packaged 1.5B sometimes does
         asked = body["messages"][-1]["content"]
@@ -98,6 +99,7 @@ def test_transformers_backend_streams_from_a_local_model(tmp_path: Path) -> None
     assert llm.last_usage["prompt_tokens"] > 2
 
 
+@pytest.mark.slow
 def test_transformers_backend_runs_a_packaged_gguf() -> None:
     import json
     import subprocess
@@ -109,7 +111,7 @@ def test_transformers_backend_runs_a_packaged_gguf() -> None:
     # tokenizer thread is still importing transformers (two threads importing from it at once can fail)
     script = (
         "import json\n"
-        "from rag.llm import load_generator\n"
+        "from rag.llm.factory import load_generator\n"
         f"llm = load_generator('transformers', {TEST_MODEL!r}, 2048, 0)  # the GGUF, dequantised by transformers\n"
         "question = 'What is the capital of France? Answer in one word.'\n"
         "reply = ''.join(llm.stream([{'role': 'user', 'content': question}], max_tokens=8))\n"
@@ -126,12 +128,14 @@ def test_transformers_backend_runs_a_packaged_gguf() -> None:
 
 
 def _transformers_model(int8_writing: bool = True):  # noqa: ANN202
-    from rag.llm import Transformers, _packaged_or_given
+    from rag.llm.factory import packaged_or_given
+    from rag.llm.transformers_backend import Transformers
     from tests.conftest import TEST_MODEL
 
-    return Transformers(_packaged_or_given(TEST_MODEL, None), int8_writing=int8_writing)
+    return Transformers(packaged_or_given(TEST_MODEL, None), int8_writing=int8_writing)
 
 
+@pytest.mark.slow
 def test_transformers_reuses_the_shared_start_of_the_previous_prompt_without_changing_the_answer() -> None:
     system = {"role": "system", "content": "Answer from the passage only, in one short sentence. " * 4}
     passage = "Passage: The supply ferry leaves Tarnwick harbour at 14:30 every Thursday.\nQuestion: When does the ferry leave?"
@@ -150,8 +154,8 @@ def test_transformers_reuses_the_shared_start_of_the_previous_prompt_without_cha
 def test_int8_writing_answers_like_bf16_writing() -> None:
     import torch
 
-    from rag.llm import _Int8Writer
-    from rag.models import uses_bf16
+    from rag.llm.int8 import Int8Writer
+    from rag.models.cpu import uses_bf16
 
     if not uses_bf16("auto", auto=True):
         pytest.skip("int8 writing applies to bf16 weights; this CPU has no hardware bf16")
@@ -161,12 +165,13 @@ def test_int8_writing_answers_like_bf16_writing() -> None:
         llm = _transformers_model(int8_writing=int8)
         model, _ = llm._load()
         linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
-        writers = [m for m in linears if isinstance(m.forward, _Int8Writer)]
+        writers = [m for m in linears if isinstance(m.forward, Int8Writer)]
         assert linears and len(writers) == (len(linears) if int8 else 0)  # every linear layer writes in int8, or none
         replies[int8] = "".join(llm.stream(question, max_tokens=8))
     assert "Paris" in replies[False] and "Paris" in replies[True]
 
 
+@pytest.mark.slow
 def test_transformers_stops_generating_when_the_reader_goes_away() -> None:
     import threading
 
@@ -183,16 +188,17 @@ def test_transformers_stops_generating_when_the_reader_goes_away() -> None:
 
 
 def test_auto_backend_picks_by_model_kind_and_cpu(tmp_path: Path) -> None:
-    from rag.llm import auto_backend
-    from rag.models import amx_supported
+    from rag.llm.factory import auto_backend
+    from rag.models.cpu import amx_supported
 
     assert auto_backend(str(tmp_path / "my-model.gguf")) == "llamacpp"  # transformers reads only some GGUF architectures
     assert auto_backend(str(tmp_path / "my-model-folder")) == "transformers"
     assert auto_backend("qwen2.5-coder-1.5b") == ("transformers" if amx_supported() else "llamacpp")
 
 
+@pytest.mark.slow
 def test_llamacpp_counts_tokens_with_the_models_own_tokenizer() -> None:
-    from rag.llm import load_generator
+    from rag.llm.factory import load_generator
     from tests.conftest import TEST_MODEL
 
     llm = load_generator("llamacpp", TEST_MODEL, 4096, 0)
@@ -205,6 +211,7 @@ def test_llamacpp_counts_tokens_with_the_models_own_tokenizer() -> None:
     assert with_text - llm.last_usage["prompt_tokens"] == llm.count_tokens(text)
 
 
+@pytest.mark.slow
 def test_exiting_while_llamacpp_still_streams_ends_the_process_cleanly() -> None:
     import subprocess
     import sys
@@ -214,7 +221,7 @@ def test_exiting_while_llamacpp_still_streams_ends_the_process_cleanly() -> None
     # a reader that stops after the first piece and exits, as `rag serve` does on Ctrl-C mid-answer
     script = (
         "import time\n"
-        "from rag.llm import load_generator\n"
+        "from rag.llm.factory import load_generator\n"
         "class Linger:  # a slow finaliser, like a big app's teardown: llama.cpp's thread calls back meanwhile\n"
         "    def __del__(self, sleep=time.sleep): sleep(3)  # bound now: module globals are gone by then\n"
         "linger = Linger()\n"
@@ -230,7 +237,7 @@ def test_exiting_while_llamacpp_still_streams_ends_the_process_cleanly() -> None
 
 
 def test_an_abandoned_stream_does_not_block_the_queue(server: FakeServer) -> None:
-    from rag.llm import Queued
+    from rag.llm.queue import Queued
 
     llm = Queued(OpenAICompatible(server.url, "m"), concurrency=1)
     messages = [{"role": "user", "content": "When does the ferry leave?"}]
@@ -243,7 +250,7 @@ def test_an_abandoned_stream_does_not_block_the_queue(server: FakeServer) -> Non
 def test_answer_evaluation_scores_the_answers_and_survives_a_failed_question(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
     import json
 
-    from rag.evaluate import evaluate_answers
+    from rag.eval.runner import evaluate_answers
 
     def reply(body: dict) -> list[str]:
         if "Friday" in body["messages"][-1]["content"]:

@@ -4,7 +4,7 @@ import pytest
 
 from ingest.chunking import chunk_document
 from ingest.loaders import load, markdown_headings
-from rag.errors import IngestError
+from rag.core.errors import IngestError
 from tests.conftest import write_pdf
 
 
@@ -101,7 +101,7 @@ def test_html_keeps_text_and_headings_drops_scripts(tmp_path: Path) -> None:
     doc = load(page)
     assert doc.title == "Dock Guide"
     assert "Boats moor at berth 4 ." in doc.pages[0] or "Boats moor at berth 4." in doc.pages[0]
-    assert "Speed | 3 knots" in doc.pages[0]
+    assert "Item: Speed | Limit: 3 knots" in doc.pages[0]  # a row carries its headers
     assert "secret" not in doc.pages[0] and "color" not in doc.pages[0]
     assert [(h.level, h.text) for h in doc.headings] == [(1, "Dock guide"), (2, "Fuel")]
     assert all(doc.pages[0][h.char_start :].startswith(h.text) for h in doc.headings)
@@ -121,7 +121,7 @@ def test_docx_headings_paragraphs_tables(tmp_path: Path) -> None:
     doc = load(tmp_path / "plan.docx")
     assert doc.title == "Winter plan"
     assert "Snow chains go on all vehicles by 1 November." in doc.pages[0]
-    assert "Salt | 40 bags" in doc.pages[0]
+    assert "Item: Salt | Stock: 40 bags" in doc.pages[0]
     assert [(h.level, h.text) for h in doc.headings] == [(1, "Winter plan"), (2, "Stores")]
 
 
@@ -131,3 +131,16 @@ def test_files_that_are_not_what_their_extension_says(tmp_path: Path, name: str,
     (tmp_path / name).write_bytes(data)
     with pytest.raises(IngestError, match=reason):
         load(tmp_path / name, name)
+
+
+def test_markdown_tables_become_rows_that_name_their_columns(tmp_path: Path) -> None:
+    (tmp_path / "buoys.md").write_text(
+        "# Buoys\n\n| Buoy | Depth | Deployed |\n|---|---:|---|\n| B1 | 42 m | 14 May 2022 |\n| B3 | 78 m | 2 August 2023 |\n\n"
+        "| Field | Detail |\n|---|---|\n| Status | Closed |\n\n```\n| not | a table |\n|---|---|\n```\n")
+    page = load(tmp_path / "buoys.md").pages[0]
+    assert "Buoy: B3 | Depth: 78 m | Deployed: 2 August 2023" in page
+    assert "Status: Closed" in page and "|---|---:|---|" not in page
+    assert "| not | a table |\n|---|---|" in page  # code is left as written
+    from rag.core.sentences import split_sentences
+
+    assert "Buoy: B1 | Depth: 42 m | Deployed: 14 May 2022" in split_sentences(page)  # a row is a unit of its own

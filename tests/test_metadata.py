@@ -7,7 +7,7 @@ import pytest
 
 from ingest.context import build_context, truncate_tokens
 from ingest.metadata import acronyms_in, find_acronyms, keyphrases
-from rag.types import Chunk
+from rag.core.types import Chunk
 
 
 def test_acronyms_both_orders_and_nesting() -> None:
@@ -69,7 +69,7 @@ def test_context_respects_budget_and_never_replaces_the_chunk() -> None:
 
 
 def test_window_texts_always_hold_the_whole_chunk(sample_rag) -> None:  # noqa: ANN001
-    from rag.vectors import window_texts
+    from rag.indexing.vectors import window_texts
 
     embedder = sample_rag.embedder
     long_text = " ".join(f"Word{i}" for i in range(600))
@@ -85,7 +85,7 @@ def test_window_texts_always_hold_the_whole_chunk(sample_rag) -> None:  # noqa: 
 
 
 def test_residual_vectors_are_unit_norm_and_differ_from_chunk_only(sample_rag) -> None:  # noqa: ANN001
-    from rag.vectors import chunk_vectors
+    from rag.indexing.vectors import chunk_vectors
 
     chunk = Chunk(id="d:0", doc_id="d", text="Replace the membrane filters every ninety days.", source="a.md",
                   context="Desalination plant manual > Maintenance | The plant makes potable water.")
@@ -131,7 +131,7 @@ def test_reingest_recomputes_contexts_acronyms_and_titles(tmp_path: Path, make_r
     assert all(c.title == "Quay Handbook" for c in after)  # a document-level change reaches every chunk
     assert all("Harbour Manual" not in c.context for c in after)
     assert all("RTU=Radio Transfer Unit" in c.acronyms for c in after if "RTU" in c.text)
-    assert rag.retriever.acronyms["RTU"] == "Radio Transfer Unit"
+    assert rag.acronyms.current["RTU"] == "Radio Transfer Unit"
 
 
 def test_a_later_glossary_reaches_earlier_documents_and_leaves_with_them(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
@@ -149,11 +149,11 @@ def test_a_later_glossary_reaches_earlier_documents_and_leaves_with_them(tmp_pat
     assert by_source["docs/menu.md"].acronyms == ()
     rag.delete("docs/glossary.md")
     assert next(c for c in rag.index.iter_chunks() if c.source == "docs/log.md").acronyms == ()
-    assert "HTG" not in rag.retriever.acronyms
+    assert "HTG" not in rag.acronyms.current
 
 
 def test_new_chunks_join_stored_topics_until_the_corpus_grows(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
-    from rag.topics import TopicModel
+    from rag.indexing.topics import TopicModel
 
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -38,6 +38,7 @@ def test_docs_have_the_promised_examples() -> None:
         assert needle in text
 
 
+@pytest.mark.slow
 def test_examples_run(script: Path) -> None:
     env = {**os.environ, "RAG_GENERATE_MODEL": TEST_MODEL, "RAG_GENERATE_MAX_TOKENS": "64", "PYTHONPATH": str(ROOT)}
     run = subprocess.run([sys.executable, str(script)], cwd=script.parent, env=env, capture_output=True, text=True, timeout=600)
@@ -48,6 +49,7 @@ def test_examples_run(script: Path) -> None:
     assert "cited:" in out and "sources:" in out
 
 
+@pytest.mark.slow
 def test_examples_type_check(script: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "mypy", "--follow-imports=silent", "--ignore-missing-imports", "--no-error-summary", str(script)],
@@ -93,6 +95,7 @@ def test_filters_narrow_results(sample_rag) -> None:  # noqa: ANN001
         sample_rag.search("buoy", 5, filters={"colour": "red"})
 
 
+@pytest.mark.slow
 def test_concurrent_asks_are_not_interleaved(sample_rag) -> None:  # noqa: ANN001
     questions = {
         "What is the default value of uplink_window_min?": "20",

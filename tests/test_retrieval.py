@@ -30,9 +30,10 @@ def test_paraphrase_only_match(tmp_path, make_rag) -> None:  # noqa: ANN001
 
 @pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
 def test_modes_return_deduplicated_hits_cut_to_k(sample_rag, mode: str) -> None:  # noqa: ANN001
-    from rag.retrieve import Retriever
+    from rag.retrieval.retriever import Retriever
 
-    retriever = Retriever(sample_rag.index, sample_rag.embedder, sample_rag.config.retrieval.__class__(mode=mode), sample_rag.config.bm25)
+    retriever = Retriever(sample_rag.index, sample_rag.embedder.encode_query, sample_rag.config.retrieval.__class__(mode=mode),
+                          sample_rag.config.bm25, sample_rag.acronyms)
     hits = retriever.search("generator fuel injector replaced", 7).hits
     assert len(hits) == 7
     assert len({h.chunk.id for h in hits}) == 7
@@ -40,17 +41,18 @@ def test_modes_return_deduplicated_hits_cut_to_k(sample_rag, mode: str) -> None:
 
 
 def test_acronym_expansion_in_query(sample_rag) -> None:  # noqa: ANN001
-    assert sample_rag.retriever.acronyms.get("RTU") == "Remote Telemetry Unit"
-    from rag.retrieve import acronym_expansions, expand_acronyms
+    acronyms = sample_rag.acronyms.current
+    assert acronyms.get("RTU") == "Remote Telemetry Unit"
+    from rag.retrieval.acronyms import acronym_expansions
 
-    assert "Remote Telemetry Unit" in expand_acronyms("How often does the RTU report?", sample_rag.retriever.acronyms)
-    assert acronym_expansions("Who is the Station Duty Officer?", sample_rag.retriever.acronyms) == ["SDO"]
+    assert "Remote Telemetry Unit" in acronym_expansions("How often does the RTU report?", acronyms)
+    assert acronym_expansions("Who is the Station Duty Officer?", acronyms) == ["SDO"]
 
 
 def test_onnx_query_vectors_match_pytorch(sample_rag, tmp_path, monkeypatch) -> None:  # noqa: ANN001
     import numpy as np
 
-    from rag.models import Embedder, OnnxQueries
+    from rag.models.embedder import Embedder, OnnxQueries
 
     monkeypatch.setenv("RAG_HOME", str(tmp_path))  # a fresh export, not one left by another run
     onnx = Embedder(query_onnx=True)

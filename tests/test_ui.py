@@ -9,16 +9,14 @@ from tests.conftest import free_port
 
 @pytest.fixture(scope="module")
 def served(sample_rag):  # noqa: ANN001
-    from dataclasses import replace
-
     from ui.app import serve
 
-    sample_rag.config = replace(sample_rag.config, ui=replace(sample_rag.config.ui, port=free_port()))
-    app, url = serve(sample_rag, block=False)
+    app, url = serve(sample_rag.with_options({"ui.port": free_port()}), block=False)  # a view: the shared fixture stays as it is
     yield url
     app.close()
 
 
+@pytest.mark.slow
 def test_app_binds_loopback_and_answers_through_its_api(served: str) -> None:
     from gradio_client import Client
 
@@ -30,7 +28,7 @@ def test_app_binds_loopback_and_answers_through_its_api(served: str) -> None:
 
 
 def test_serving_beyond_loopback_needs_auth() -> None:
-    from rag.errors import RagError
+    from rag.core.errors import RagError
     from ui.app import check_exposure
 
     assert check_exposure("127.0.0.1", "", "", False) is None

@@ -15,10 +15,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from rag.config import write_toml  # noqa: E402
-from rag.errors import RagError  # noqa: E402
+from rag.core.config import write_toml  # noqa: E402
+from rag.core.errors import RagError  # noqa: E402
+from rag.core.types import AnswerDone, Failed, RetrievalDone, Token  # noqa: E402
+from rag.eval.runner import evaluate_index  # noqa: E402
 from rag.pipeline import Rag  # noqa: E402
-from rag.types import AnswerDone, Failed, RetrievalDone, Token  # noqa: E402
 from ui.render import CSS, documents_table, link_citations, metrics_table, misses_table, render_sources, report_table  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def build_app(rag: Rag) -> gr.Blocks:
     uploads = Path(rag.config.index.path) / "uploads"
 
     def session_rag(overrides: dict[str, Any]) -> Rag:
-        return rag.with_options(overrides) if overrides else rag
+        return rag.with_options(overrides) if overrides else rag  # one view per settings combination, made once
 
     def respond(message: str, history: list[dict], overrides: dict) -> Iterator[tuple[list[dict], Any, str]]:
         message = (message or "").strip()
@@ -125,8 +126,8 @@ def build_app(rag: Rag) -> gr.Blocks:
         if not path or not Path(path).exists():
             raise gr.Error(f"No question file at {path!r}.")
         try:
-            current = session_rag(overrides).evaluate(path)
-            other = session_rag({**overrides, "retrieval.mode": compare_mode}).evaluate(path) if compare_mode else None
+            current = evaluate_index(session_rag(overrides), path)
+            other = evaluate_index(session_rag({**overrides, "retrieval.mode": compare_mode}), path) if compare_mode else None
         except RagError as exc:
             raise gr.Error(str(exc)) from None
         return metrics_table(current, other, compare_mode), misses_table(current)

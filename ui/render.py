@@ -6,7 +6,7 @@ import html
 import re
 from typing import Any
 
-from rag.types import Answer, Hit, IngestReport
+from rag.core.types import Answer, Hit, IngestReport
 
 CSS = """
 .source-card {border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 6px 0;}

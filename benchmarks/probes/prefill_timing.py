@@ -5,7 +5,7 @@
 Interleaves, three times in one process: ``model.generate`` for one new token (the raw prompt read) and the
 backend's streaming path up to its first piece, on the same chat prompt (about 980 tokens). ``--weights clone``
 copies the memory-mapped weights into anonymous memory first; ``--weights packed`` swaps every linear layer for
-one whose weights are reordered once for oneDNN. Session 10's numbers are in docs/benchmarks.md.
+one whose weights are reordered once for oneDNN. Measured numbers: docs/benchmarks.md, "Timing probes".
 """
 
 import argparse
@@ -13,7 +13,8 @@ import time
 
 import torch
 
-from rag.llm import Transformers, _packaged_or_given
+from rag.llm.factory import packaged_or_given
+from rag.llm.transformers_backend import Transformers
 
 
 class Packed(torch.nn.Module):
@@ -33,7 +34,7 @@ def main() -> None:
     parser.add_argument("--model", default="qwen2.5-coder-1.5b")
     parser.add_argument("--weights", choices=["plain", "clone", "packed"], default="plain")
     args = parser.parse_args()
-    llm = Transformers(_packaged_or_given(args.model, None))
+    llm = Transformers(packaged_or_given(args.model, None))
     model, tokenizer = llm._load()
     with torch.no_grad():
         if args.weights == "clone":

@@ -4,7 +4,7 @@
 
 Loads the model and streams the same 60-token reply twice; prints the seconds to the first piece and to the
 end, the process's resident memory after the reply, and the reply's start. Run it once per way of writing, one
-after the other. Session 10's numbers are in docs/benchmarks.md.
+after the other. Measured numbers: docs/benchmarks.md, "Timing probes".
 """
 
 import argparse
@@ -13,7 +13,8 @@ import time
 
 import psutil
 
-from rag.llm import Transformers, _packaged_or_given
+from rag.llm.factory import packaged_or_given
+from rag.llm.transformers_backend import Transformers
 
 
 def main() -> None:
@@ -24,7 +25,7 @@ def main() -> None:
     text = ("Passage [1]: The station keeps 18,000 litres of drinking water and the desalination plant makes 4,000 "
             "litres a day. The ferry Kittiwake leaves at 14:30 on Thursdays. ")
     messages = [{"role": "user", "content": text * 6 + "\nExplain in detail everything the passage says, in five sentences."}]
-    llm = Transformers(_packaged_or_given(args.model, None), int8_writing=args.writing == "int8")
+    llm = Transformers(packaged_or_given(args.model, None), int8_writing=args.writing == "int8")
     llm.load()
     for _ in range(2):
         llm._previous = None  # no cached prefix: the whole prompt is read each time

@@ -1,0 +1,125 @@
+"""The answer policy: passages in, a checked and cited answer out, as a stream of events.
+
+Retrieval first (an event with the passages), then the answer's tokens, then the finished ``Answer``. Nothing
+is shown while a reply is only citation markers or passage headers (a lone "[1]" is asked again once with a
+cue for a sentence); a draft the passages do not back is withheld with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+
+from rag.answer.checks import recite, unsupported
+from rag.answer.citations import cite
+from rag.answer.evidence import compress, evidence_budget, fit_passages, whole
+from rag.answer.prompt import HEADER_TOKENS, ask_for_a_sentence, build_prompt, clean_rewrite, prompt_overhead, rewrite_messages
+from rag.answer.reply import answer_start, has_words, is_abstention
+from rag.answer.subjects import not_mentioned, unknown_subjects
+from rag.core.config import GenerateConfig
+from rag.core.errors import RagError
+from rag.core.types import Answer, AnswerDone, Event, Failed, Hit, RetrievalDone, Token
+from rag.llm.queue import Queued
+from rag.retrieval.sentence_scores import SentenceIndex
+
+log = logging.getLogger(__name__)
+
+
+class Answerer:
+    def __init__(self, config: GenerateConfig, search: Callable[[str, int], list[Hit]], generator: Callable[[], Queued],
+                 sentences: SentenceIndex, mentions: Callable[[str], bool] = lambda token: True):
+        self.config = config
+        self.search = search
+        self.mentions = mentions  # whether the corpus holds an analyzed token anywhere
+        self.generator = generator  # called when a model is needed: a question with no passages loads none
+        self.sentences = sentences
+
+    def stream(self, question: str, history: list[dict[str, str]] | None = None) -> Iterator[Event]:
+        g = self.config
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        try:
+            if history:
+                question = self.standalone_question(question, history)
+                timings["rewrite"] = time.perf_counter() - t0
+            hits = self.search(question, max(g.passages, 1))[: g.passages]
+        except RagError as exc:
+            yield Failed(str(exc))
+            return
+        timings["retrieve"] = time.perf_counter() - t0
+        yield RetrievalDone(tuple(hits))
+        if not hits or self._too_weak(hits):
+            yield AnswerDone(Answer(g.abstain_text, (), tuple(hits), True, timings, question))  # closest passages still shown
+            return
+        unknown = unknown_subjects(question, self.mentions)
+        if unknown:  # the thing asked about is in no document: any answer would be about something else
+            yield AnswerDone(Answer(not_mentioned(unknown), (), tuple(hits), True, timings, question))
+            return
+        generator = self.generator()
+        count = generator.count_tokens
+        # the prompt and the answer must fit the model's window together; what does not fit is dropped, counted
+        budget = min(g.max_prompt_tokens, g.n_ctx - g.max_tokens - 16)
+        room = budget - prompt_overhead(question, g.abstain_text, count) - HEADER_TOKENS
+        if g.compress:
+            keep = evidence_budget(hits, room, count, g.evidence_tokens, g.evidence_share)
+            evidence = compress(question, hits, self.sentences, keep, count, g.lead_share)
+        else:
+            evidence = whole(hits)
+        timings["evidence"] = time.perf_counter() - t0
+        evidence, trimmed = fit_passages(question, evidence, self.sentences, room, count)
+        prompt = build_prompt(question, evidence, budget, g.abstain_text, count)
+        parts: list[str] = []
+        retried = False
+        try:
+            for messages in (prompt.messages, ask_for_a_sentence(prompt.messages)):
+                held: list[str] = []
+                for piece in generator.stream(messages, g.max_tokens, g.temperature):
+                    if parts:
+                        parts.append(piece)
+                        yield Token(piece)
+                        continue
+                    held.append(piece)
+                    shown = answer_start("".join(held), prompt.passages)
+                    if shown:
+                        timings["first_token"] = time.perf_counter() - t0
+                        parts.append(shown)
+                        yield Token(shown)
+                if parts or retried:
+                    break
+                log.info("the model answered only %r; asking again for a sentence", "".join(held))
+                retried = True
+        except RagError as exc:
+            yield Failed(str(exc))
+            return
+        text = "".join(parts).strip()
+        timings["total"] = time.perf_counter() - t0
+        abstained = is_abstention(text, g.abstain_text)
+        if not has_words(text):
+            text = f"{g.abstain_text} (The model gave no answer text.)"
+        if not abstained:
+            text = recite(text, prompt.passages, question)
+        reason = "" if abstained else unsupported(text, prompt.passages, question=question)
+        withheld = ""
+        if reason:  # a draft the passages do not back is not shown as an answer
+            log.info("answer withheld (%s): %r", reason, text)
+            withheld, text, abstained = text, f"{g.abstain_text} (A draft answer was withheld: {reason}.)", True
+        citations = () if abstained else tuple(cite(text, prompt.passages))
+        notes = {"dropped_passages": float(prompt.dropped), "trimmed_passages": float(trimmed), "prompt_budget": float(budget),
+                 "tokens_counted_exactly": float(count.exact), "asked_again": float(retried),
+                 "prompt_tokens": float(generator.last_usage.get("prompt_tokens", 0))}
+        yield AnswerDone(Answer(text, citations, tuple(prompt.passages), abstained, {**timings, **notes}, question, withheld,
+                                prompt.messages[-1]["content"]))
+
+    def _too_weak(self, hits: list[Hit]) -> bool:
+        """Nothing worth reading: no keyword match and no passage close in meaning (the LLM is not asked)."""
+        dense = max((h.scores.get("dense", 0.0) for h in hits), default=0.0)
+        bm25 = max((h.scores.get("bm25", 0.0) for h in hits), default=0.0)
+        return bm25 <= 0.0 and dense < self.config.min_dense_score
+
+    def standalone_question(self, question: str, history: list[dict[str, str]]) -> str:
+        """Rewrite a follow-up ("and the second one?") into a question that stands alone, using the chat history."""
+        if not any(m.get("role") == "user" for m in history):
+            return question
+        text = self.generator().complete(rewrite_messages(history, question), max_tokens=64, temperature=0.0)
+        return clean_rewrite(text, question)

@@ -1,0 +1,90 @@
+"""Checks that an answer is backed by its passages: a figure must be stated by the passage it cites (re-cited
+to one that does, if any), and most of its words must occur in them; else the draft is withheld with the reason."""
+
+from __future__ import annotations
+
+import re
+
+from rag.answer.prompt import passage_header
+from rag.answer.reply import MARKER, cited_numbers
+from rag.core.analyzer import tokenize
+from rag.core.sentences import split_sentences
+from rag.core.types import Hit
+
+_NUMBER_TEXT = r"(?<![\w.])\d+(?:[.,:]\d+)*"
+_NUMBER = re.compile(_NUMBER_TEXT)
+_FIGURE = re.compile(rf"({_NUMBER_TEXT})\s*([^\W\d_]{{0,12}})")  # a number and the word after it
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
+_ENUMERATOR = re.compile(r"(?m)^[ \t]*\d{1,2}[.)][ \t]+")  # "7. " opening a line of a numbered list
+
+
+def _claims(answer: str) -> str:
+    """What an answer asserts: without citation markers, nor the numbers of a numbered list, which are no figures."""
+    return _ENUMERATOR.sub("", MARKER.sub("", answer))
+
+
+def _evidence(passages: list[Hit], which: set[int]) -> str:
+    """The passages ``which`` (all when empty) with their prompt headers (source, page, section): models echo them."""
+    return " ".join(f"{passage_header(i, h)} {h.chunk.text}" for i, h in enumerate(passages, 1) if not which or i in which)
+
+
+def _invented(text: str, known: set[str]) -> list[str]:
+    return [n for n in _NUMBER.findall(text) if n not in known and n.replace(",", "") not in known]
+
+
+def _focus_terms(question: str, passages: list[Hit]) -> set[str]:
+    """The question's terms that tell its passages apart: those every passage shares (the station's name in a
+    corpus about one station) say nothing about which passage answers it."""
+    asked = set(tokenize(question))
+    texts = [set(tokenize(f"{h.chunk.title} {h.chunk.section} {h.chunk.text}")) for h in passages]
+    shared = set.intersection(*texts) if len(texts) > 1 else set()
+    return (asked - shared) or asked
+
+
+def recite(answer: str, passages: list[Hit], question: str = "") -> str:
+    """The answer with its citation moved to the passage that states its figures. Small models mark a reply
+    [1] out of habit while the figure comes from another passage; the figure is re-attributed only to a passage
+    that states it in a sentence about the question (one of its distinguishing terms), so a figure copied from
+    an off-topic sentence still counts as unsupported."""
+    marked = cited_numbers(answer, passages)
+    body = _claims(answer)
+    missing = _invented(body, set(_NUMBER.findall(f"{_evidence(passages, marked)} {question}"))) if marked else []
+    if not missing:
+        return answer
+    focus = _focus_terms(question, passages)
+    terms = set(tokenize(body))
+    used = {i: terms & set(tokenize(h.chunk.text)) for i, h in enumerate(passages, 1)}  # the reply's words each passage holds
+    units = {x: set(tokenize(u)[:1]) for x, u in _FIGURE.findall(body)}  # "9 km": the word after a figure, if any
+    for n, hit in enumerate(passages, 1):
+        if n in marked:
+            continue
+        about = [(set(_NUMBER.findall(s)), words) for s in split_sentences(hit.chunk.text) if focus & (words := set(tokenize(s)))]
+        # each figure, with its unit, in one of the passage's sentences about the question
+        if not all(any(not _invented(x, numbers) and units.get(x, set()) <= words for numbers, words in about) for x in missing):
+            continue
+        if not set().union(*(used[c] for c in marked)) - used[n]:  # nothing came from the cited passage: cite n alone
+            return MARKER.sub(f"[{n}]", answer)
+        at = answer.find(missing[0])  # else cite passage n where its figure's sentence ends
+        end = _SENTENCE_END.search(answer, at)
+        cut = end.start() if end else len(answer.rstrip())
+        return f"{answer[:cut]} [{n}]{answer[cut:]}"
+    return answer
+
+
+def unsupported(answer: str, passages: list[Hit], min_term_support: float = 0.5, question: str = "") -> str:
+    """Why an answer is not supported by the passages ("" when it is): a number the passages never state, or
+    too few of its content words in them. Small models invent figures; this catches the common case.
+    Numbers the question states are not invented when the answer repeats them ("in the week of 14 October")."""
+    body = _claims(answer)
+    marked = cited_numbers(answer, passages)  # numbers must come from the passages the answer cites (all when it cites none)
+    evidence = _evidence(passages, marked)
+    invented = _invented(body, set(_NUMBER.findall(f"{evidence} {question}")))
+    if invented:
+        return f"the passages do not state {', '.join(sorted(set(invented)))}"
+    terms = set(tokenize(body))
+    known = set(tokenize(evidence))
+    if terms and len(terms & known) / len(terms) < min_term_support:
+        return "most of the answer's words do not occur in the passages"
+    return ""

@@ -1,0 +1,44 @@
+"""Citations: each ``[n]`` marker, and every unmarked answer sentence attributed to the passage sentence it
+overlaps most (small models forget markers); a citation carries source, page, character span and quote."""
+
+from __future__ import annotations
+
+from rag.answer.reply import MARKER, cited_numbers
+from rag.core.analyzer import tokenize
+from rag.core.sentences import sentence_spans, split_sentences
+from rag.core.types import Citation, Hit
+
+
+def _best_sentence(hit: Hit, terms: set[str]) -> tuple[int, int, str, float]:
+    """The passage sentence sharing most terms with ``terms``: (start, end) within the chunk, text, overlap."""
+    text = hit.chunk.text
+    best = (0, len(text), text, 0.0)
+    for at, end in sentence_spans(text):
+        s = text[at:end]
+        words = set(tokenize(s))
+        overlap = len(words & terms) / (len(terms) or 1)
+        if overlap > best[3]:
+            best = (at, end, s, overlap)
+    return best
+
+
+def _citation(n: int, hit: Hit, terms: set[str]) -> Citation:
+    start, end, quote, _ = _best_sentence(hit, terms)
+    c = hit.chunk
+    return Citation(n, c.id, c.source, c.page_start, c.char_start + start, c.char_start + end, quote, hit.score)
+
+
+def cite(answer: str, passages: list[Hit], min_overlap: float = 0.34) -> list[Citation]:
+    """Citations for an answer: its ``[n]`` markers, plus lexical attribution of unmarked sentences."""
+    found: dict[int, set[str]] = {}
+    for sentence in split_sentences(answer) or [answer]:
+        terms = set(tokenize(MARKER.sub("", sentence)))
+        numbers = cited_numbers(sentence, passages)
+        if not numbers and terms:
+            scored = [(_best_sentence(h, terms)[3], i + 1) for i, h in enumerate(passages)]
+            best, n = max(scored, default=(0.0, 0))
+            if best >= min_overlap:
+                numbers = {n}
+        for n in numbers:
+            found.setdefault(n, set()).update(terms)
+    return [_citation(n, passages[n - 1], terms) for n, terms in sorted(found.items())]

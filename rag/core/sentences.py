@@ -1,0 +1,77 @@
+"""The one sentence splitter: evidence selection, reranking, citations and quotes all cut text the same way.
+
+A sentence ends at ``.!?`` or at a line break that ends something (a heading, a list item, a table row); a
+break that only wraps a line, as PDF text has on every line, does not split it. A run of three or more short
+items separated by semicolons is split into its items.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SENT = re.compile(r"(?<=[.!?])\s+")
+_ENDS_CLAUSE = re.compile(r"[.!?:;]$")
+_STARTS_BLOCK = re.compile(r"\s*([-*+>#|]|\d+[.)]\s)")  # a list item, quote, heading or table row
+
+
+def _wrapped(before: str, after: str, longest: int) -> bool:
+    """Whether a single line break only wraps a sentence, as PDF text does at every line: the line does not end
+    a clause and the next one goes on in lower case, or the line runs nearly the block's full width."""
+    before = before.rstrip()
+    if " | " in before or " | " in after:  # a table row (see ingest.tables) is a line of its own
+        return False
+    if _ENDS_CLAUSE.search(before) or not re.search(r"[^\W\d_]", before) or not after.strip() or _STARTS_BLOCK.match(after):
+        return False
+    return after.lstrip()[:1].islower() or (longest >= 60 and len(before) >= 0.75 * longest)
+
+
+def _lines(text: str) -> list[str]:
+    """``text`` cut at line breaks that end something (a sentence, a heading, a list item, a table row), not
+    at those that only wrap a line; the pieces keep their inner line breaks, so each is a substring."""
+    lines = text.split("\n")
+    longest = max(len(line.rstrip()) for line in lines)
+    out, current = [], [lines[0]]
+    for before, line in zip(lines, lines[1:]):
+        if _wrapped(before, line, longest):
+            current.append(line)
+        else:
+            out.append("\n".join(current))
+            current = [line]
+    out.append("\n".join(current))
+    return out
+
+
+_ITEM = re.compile(r"(?<=;)\s+")
+
+
+def _items(sentence: str) -> list[str]:
+    """A run of short items separated by semicolons ("Delaware, December 7, 1787; Pennsylvania, December 12,
+    1787; ...") as one piece per item: each item is then evidence, a citation and a highlight of its own."""
+    parts = _ITEM.split(sentence)
+    if len(parts) >= 3 and all(len(p) <= 100 for p in parts):
+        return parts
+    return [sentence]
+
+
+def split_sentences(text: str, max_chars: int = 400) -> list[str]:
+    out = []
+    for line in _lines(text):
+        for s in (item for sentence in _SENT.split(line) for item in _items(sentence.strip())):
+            s = s.strip()
+            while len(s) > max_chars:  # very long "sentences" (tables, code) are cut so each fits the embedder
+                out.append(s[:max_chars])
+                s = s[max_chars:]
+            if len(s) > 3:
+                out.append(s)
+    return out
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence in ``text``; the whole text when it has no sentence of its own."""
+    spans, cursor = [], 0
+    for s in split_sentences(text):
+        at = text.find(s, cursor)
+        if at >= 0:
+            spans.append((at, at + len(s)))
+            cursor = at + len(s)
+    return spans or [(0, len(text))]

@@ -1,0 +1,65 @@
+"""What every stored result says about how it was made: commit, date, machine, models and the command line,
+so that any number in the docs can be traced and rerun."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import subprocess
+import sys
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from rag.core.config import Config
+from rag.models.cpu import cpu_flags
+from rag.models.packaged import PACKAGED_GGUF
+
+ROOT = Path(__file__).resolve().parents[2]
+FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")  # the ones our speed defaults read
+
+
+def run_meta(config: Config, argv: list[str] | None = None, program: str = "rag") -> dict[str, Any]:
+    return {
+        "commit": _git("rev-parse", "HEAD"),
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": " ".join([program, *(sys.argv[1:] if argv is None else argv)]),
+        "cpu": {"model": cpu_model(), "cores": os.cpu_count(), "flags": sorted(set(FLAGS) & cpu_flags())},
+        "python": platform.python_version(),
+        "models": {"embed": config.embed.model, "generate": config.generate.model,
+                   "generate_sha256": PACKAGED_GGUF[config.generate.model].sha256 if config.generate.model in PACKAGED_GGUF
+                   else _file_sha256(config.generate.model)},
+        "config": config.flat(),
+    }
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+@lru_cache(maxsize=4)
+def _file_sha256(path: str) -> str:
+    p = Path(path)
+    if not p.is_file():
+        return ""
+    digest = hashlib.sha256()
+    with open(p, "rb") as f:
+        while block := f.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,77 @@
+"""Dense vectors for chunks: windows for long chunks, and the three situated-context modes.
+
+- ``none``: the chunk alone.
+- ``prefix``: context + chunk, the context budgeted so every token of the chunk is read.
+- ``residual`` (SitEmb-style): ``normalize(a * e(chunk) + (1 - a) * e(context + chunk))``.
+- ``additive``: ``normalize(a * e(chunk) + (1 - a) * e(context))``: the context embedded alone, so the chunk is
+  read once and repeated contexts (chunks of one section) are embedded once.
+
+A chunk longer than the embedder reads is cut into overlapping windows; each window gets its own vector and
+the chunk is scored by its best window at query time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rag.core.types import Chunk
+from rag.models.embedder import Embedder
+
+MODES = ("none", "prefix", "residual", "additive")
+SPECIAL_TOKENS = 2  # [CLS] and [SEP]
+
+
+def window_texts(chunk: Chunk, embedder: Embedder, with_context: bool, overlap: int) -> list[str]:
+    prefix = f"{chunk.context}\n" if with_context and chunk.context else ""
+    budget = embedder.max_tokens - SPECIAL_TOKENS - (embedder.count_tokens(prefix) if prefix else 0)
+    if budget < 32:
+        raise ValueError(
+            f"context of {chunk.id} leaves {budget} tokens for the chunk; lower context.max_tokens below {embedder.max_tokens - 34}"
+        )
+    spans = embedder.windows(chunk.text, budget, min(overlap, budget // 4))
+    return [prefix + chunk.text[a:b] for a, b in spans]
+
+
+def chunk_vectors(
+    chunks: list[Chunk], embedder: Embedder, mode: str = "prefix", alpha: float = 0.5, overlap: int = 32, progress: bool = False
+) -> list[np.ndarray]:
+    """One ``(windows, dim)`` array per chunk, rows unit-norm."""
+    if mode not in MODES:
+        raise ValueError(f"context.mode must be one of {', '.join(MODES)}; got {mode!r}")
+    if mode == "prefix":  # the only mode that never embeds the chunk alone
+        return _encode_groups([window_texts(c, embedder, True, overlap) for c in chunks], embedder, progress)
+    plain = [window_texts(c, embedder, False, overlap) for c in chunks]
+    if mode == "none":
+        return _encode_groups(plain, embedder, progress)
+    if mode == "additive":
+        # one extra short, often repeated text per chunk instead of a second pass over the whole chunk
+        plain_vecs = _encode_groups(plain, embedder, progress)
+        contexts = [c.context or c.title or "" for c in chunks]
+        unique = sorted(set(contexts))
+        lookup = dict(zip(unique, embedder.encode(unique)))
+        return [_normalize(alpha * p + (1 - alpha) * lookup[ctx]) if ctx else p for p, ctx in zip(plain_vecs, contexts)]
+    situated = [window_texts(c, embedder, True, overlap) for c in chunks]
+    # residual: windows of the plain chunk and of context + chunk may differ in count; pair by position and
+    # let the plain side reuse its last window when the situated one has more
+    plain_vecs = _encode_groups(plain, embedder, progress)
+    situated_vecs = _encode_groups(situated, embedder, progress)
+    out = []
+    for p, s in zip(plain_vecs, situated_vecs):
+        rows = np.stack([alpha * p[min(j, len(p) - 1)] + (1 - alpha) * s[j] for j in range(len(s))])
+        out.append(_normalize(rows))
+    return out
+
+
+def _encode_groups(groups: list[list[str]], embedder: Embedder, progress: bool) -> list[np.ndarray]:
+    flat = [t for g in groups for t in g]
+    vectors = embedder.encode(flat, progress=progress)
+    out, at = [], 0
+    for g in groups:
+        out.append(vectors[at : at + len(g)])
+        at += len(g)
+    return out
+
+
+def _normalize(rows: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return (rows / np.maximum(norms, 1e-12)).astype(np.float32)

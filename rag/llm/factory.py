@@ -1,0 +1,72 @@
+"""The one place generators are made: a config's backend and model -> a loaded, queued generator."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from rag.core.config import GenerateConfig
+from rag.core.errors import ModelError
+from rag.llm.llamacpp import LlamaCpp
+from rag.llm.openai_compat import OpenAICompatible
+from rag.llm.protocol import Generator
+from rag.llm.queue import Queued
+from rag.llm.transformers_backend import Transformers
+from rag.models.cpu import amx_supported
+from rag.models.packaged import PACKAGE_HINT, default_cache_dir, resolve_gguf
+
+BACKENDS = ("auto", "llamacpp", "openai", "transformers")
+LOADED = 3  # generators kept loaded at once: a model name tried in settings and left does not stay for good
+_loaded: OrderedDict[tuple, Queued] = OrderedDict()
+_loaded_lock = threading.Lock()
+
+
+def generator_for(config: GenerateConfig, cache_dir: Path | None = None) -> Queued:
+    g = config
+    return load_generator(g.backend, g.model, g.n_ctx, g.threads, cache_dir or default_cache_dir(), g.base_url, g.api_key,
+                          g.concurrency, g.dtype, g.int8_writing)
+
+
+def load_generator(
+    backend: str, model: str, n_ctx: int, threads: int, cache_dir: Path | None = None, base_url: str = "", api_key: str = "",
+    concurrency: int = 1, dtype: str = "auto", int8_writing: bool = True,
+) -> Queued:
+    """The generator for a config, loaded once per process and shared by every index that uses it (and so is
+    its queue: ``concurrency`` requests at once, for the whole process)."""
+    if backend not in BACKENDS:
+        raise ModelError(f"generate.backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    if backend == "auto":
+        backend = auto_backend(model)
+    key = (backend, model, n_ctx, threads, base_url, concurrency, dtype, int8_writing)
+    with _loaded_lock:
+        if key not in _loaded:
+            inner: Generator
+            if backend == "llamacpp":
+                inner = LlamaCpp(resolve_gguf(model, cache_dir), n_ctx=n_ctx, threads=threads)
+            elif backend == "openai":
+                inner = OpenAICompatible(base_url, model, api_key)
+            else:
+                inner = Transformers(packaged_or_given(model, cache_dir), threads, dtype, int8_writing)
+            _loaded[key] = Queued(inner, concurrency)
+            while len(_loaded) > LOADED:  # requests already holding an evicted one finish with it
+                _loaded.popitem(last=False)
+        _loaded.move_to_end(key)
+        return _loaded[key]
+
+
+def auto_backend(model: str) -> str:
+    """A packaged model runs in transformers where the CPU has AMX, which multiplies bf16 matrices in hardware:
+    there torch reads the prompt about four times faster than the prebuilt llama.cpp wheel, which uses AVX2 only
+    (docs/benchmarks.md); elsewhere in llama.cpp. Any other GGUF file goes to llama.cpp (transformers reads only
+    some architectures), a model folder or Hub id to transformers."""
+
+    if model in PACKAGE_HINT:
+        return "transformers" if amx_supported() else "llamacpp"
+    return "llamacpp" if model.endswith(".gguf") else "transformers"
+
+
+def packaged_or_given(model: str, cache_dir: Path | None) -> str:
+    """A packaged GGUF's path for a packaged name (so every backend runs the default models); anything else as given."""
+
+    return str(resolve_gguf(model, cache_dir)) if model in PACKAGE_HINT else model

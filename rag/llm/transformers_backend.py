@@ -1,0 +1,173 @@
+"""Any causal LM that transformers loads, in bf16 where the CPU computes it, writing with int8 weights."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rag.core.errors import ModelError
+from rag.llm.int8 import int8_writing_available, write_in_int8
+from rag.llm.protocol import Message
+from rag.llm.streams import STREAM_THREAD
+from rag.llm.tokens import TRANSFORMERS, TokenCounter, converted_once, gguf_tokenizer
+from rag.models.cpu import DTYPES, uses_bf16
+
+log = logging.getLogger(__name__)
+
+
+class Transformers:
+    """Any causal LM that transformers loads: a local folder, a Hub id (with a network), or a GGUF file
+    (a packaged name or ``path/to/model.gguf``, dequantised at load: a minute for the 1.5B).
+
+    Where the CPU computes bf16 in hardware (AMX, AVX512-BF16) the weights are held in bf16 and torch reads a
+    prompt several times faster than the prebuilt llama.cpp wheel, which uses AVX2 only; the answer is written
+    with int8 copies of the weights (``int8_writing``), since each written token reads them all from memory
+    (docs/benchmarks.md)."""
+
+    def __init__(self, model: str, threads: int = 0, dtype: str = "auto", int8_writing: bool = True):
+
+        if dtype not in DTYPES:
+            raise ModelError(f"generate.dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
+        self.model_name = model
+        self.threads = threads
+        self.dtype = dtype
+        self.int8_writing = int8_writing
+        self._model = None
+        self._tokenizer = None
+        self._lock = threading.Lock()
+        self._previous: tuple[list[int], object] | None = None  # the last prompt's token ids and attention cache
+        self.last_usage: dict = {}
+        path = Path(model)
+        # a GGUF's tokenizer is converted once and saved beside it; a folder's or Hub id's loads with the model
+        self.count_tokens = TokenCounter(lambda: gguf_tokenizer(path) if path.suffix == ".gguf" else self._load()[1])
+
+    def _load(self):  # noqa: ANN202
+        with self._lock, TRANSFORMERS:
+            if self._model is None:
+                import torch
+                from transformers import AutoModelForCausalLM, AutoTokenizer
+
+
+                if self.threads:
+                    torch.set_num_threads(self.threads)
+                bf16 = uses_bf16(self.dtype, auto=True)
+                path = Path(self.model_name)
+                gguf = path.suffix == ".gguf"
+                dtype = torch.bfloat16 if bf16 else torch.float32
+
+                def load(where: str, **kwargs: str):  # noqa: ANN202
+                    with _quiet_transformers():  # its advice on packed GGUF kernels does not apply: we dequantise
+                        return AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kwargs)
+
+                try:
+                    if gguf:  # dequantising takes most of a minute: the result is saved beside the GGUF
+                        self._tokenizer = gguf_tokenizer(path)
+                        self._model = converted_once(path.with_suffix(".bf16" if bf16 else ".fp32"), "config.json",
+                                                      load, lambda: _plain(load(str(path.parent), gguf_file=path.name)))
+                    else:
+                        self._tokenizer = AutoTokenizer.from_pretrained(self.model_name)
+                        self._model = load(self.model_name)
+                    self._model.eval()
+                except (OSError, ValueError) as exc:
+                    raise ModelError(f"transformers cannot load {self.model_name!r}: {exc}") from None
+                int8 = self.int8_writing and bf16 and int8_writing_available()
+                if int8:  # after saving: the saved copy stays plain
+                    write_in_int8(self._model)
+                log.info("loaded %s with transformers (%s%s)", self.model_name, "bf16" if bf16 else "fp32",
+                         ", writes with int8 weights" if int8 else "")
+        return self._model, self._tokenizer
+
+    def load(self) -> None:
+        self._load()
+
+    def _inputs(self, messages: list[Message]):  # noqa: ANN202
+        model, tokenizer = self._load()
+        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        self.last_usage = {"prompt_tokens": int(ids["input_ids"].shape[-1])}
+        return model, tokenizer, ids
+
+    def _cached_prefix(self, ids: list[int]):  # noqa: ANN202 - a transformers Cache or None
+        """The attention cache of the previous request, cut to the tokens this prompt shares with it, as
+        llama.cpp's ``cache_prompt`` does: a question asked again with another cue, or the next question after
+        the same system prompt, reads only what is new. Taken, not shared: one request uses it at a time."""
+        with self._lock:
+            previous, self._previous = self._previous, None
+        if previous is None:
+            return None
+        old_ids, cache = previous
+        shared = 0
+        for a, b in zip(old_ids, ids[:-1]):  # at least one token must be left to read
+            if a != b:
+                break
+            shared += 1
+        if shared < 16:
+            return None
+        cache.crop(shared - cache.get_seq_length())  # the number of tokens to drop, negative
+        return cache
+
+    def complete(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> str:
+        return "".join(self.stream(messages, max_tokens, temperature))
+
+    def stream(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> Iterator[str]:
+        import torch
+
+        with TRANSFORMERS:
+            from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        class WhenAbandoned(StoppingCriteria):
+            def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: object) -> torch.Tensor:
+                return torch.full((input_ids.shape[0],), abandoned.is_set(), dtype=torch.bool)
+
+        abandoned = threading.Event()
+        model, tokenizer, inputs = self._inputs(messages)
+        ids = inputs["input_ids"][0].tolist()
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+        cache = self._cached_prefix(ids)
+        failed: list[Exception] = []
+
+        def work() -> None:
+            try:
+                out = model.generate(**inputs, max_new_tokens=max_tokens, streamer=streamer, return_dict_in_generate=True,
+                                     stopping_criteria=StoppingCriteriaList([WhenAbandoned()]),
+                                     **sampling, **({"cache": cache} if cache is not None else {}))
+                if out.cache is not None:
+                    with self._lock:
+                        self._previous = (ids, out.cache)
+            except Exception as exc:  # noqa: BLE001 - surfaced in the consumer's thread
+                failed.append(exc)
+                streamer.end()  # the consumer would otherwise wait for text forever
+
+        worker = threading.Thread(target=work, daemon=True, name=STREAM_THREAD)
+        worker.start()
+        try:
+            yield from (text for text in streamer if text)
+        finally:
+            abandoned.set()  # a reader that went away (a closed tab, Ctrl-C) stops the generation at its next token
+        worker.join()
+        if failed:
+            raise ModelError(f"generation failed: {failed[0]}")
+
+
+def _plain(model):  # noqa: ANN001, ANN202 - a transformers model
+    """A model loaded from a GGUF without the GGUF loader attached. Every weight is dequantised (its packed
+    kernels come from the Hub, which is not used), so it saves as an ordinary checkpoint."""
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    return model
+
+
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)

@@ -1,0 +1,35 @@
+"""``rag doctor``: do the manifest, Chroma and BM25 agree? With ``repair``, fix what can be fixed."""
+
+from __future__ import annotations
+
+from rag.store.bm25 import Bm25Index
+from rag.store.index import Index
+
+
+def doctor(index: Index, repair: bool = False) -> list[str]:
+    """Consistency problems between the manifest, Chroma and BM25; with ``repair``, half-written documents and
+    orphan vectors are removed (so the next ingest re-adds them) and BM25 is rebuilt."""
+    problems = []
+    docs = {d.doc_id: d for d in index.documents()}
+    counts: dict[str, int] = {}
+    for chunk in index.iter_chunks():
+        counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+    for d in docs.values():
+        if d.status == "indexing":
+            problems.append(f"{d.source}: a write did not finish (will be re-ingested)")
+        elif d.status == "ok" and counts.get(d.doc_id, 0) != d.chunks:
+            problems.append(f"{d.source}: manifest says {d.chunks} chunks, Chroma holds {counts.get(d.doc_id, 0)}")
+    orphans = [doc_id for doc_id in counts if doc_id not in docs or docs[doc_id].status == "failed" and not docs[doc_id].chunks]
+    problems += [f"{counts[o]} chunks of unknown document {o}" for o in orphans]
+    bm25 = Bm25Index.load(index.path / "bm25")
+    if bm25 is not None and bm25.stamp.get("generation") != index.generation:
+        problems.append("BM25 index is stale (it is rebuilt on the next search)")
+    if repair:
+        for d in docs.values():
+            if d.status == "indexing" or (d.status == "ok" and counts.get(d.doc_id, 0) != d.chunks):
+                index.delete_document(d.doc_id)
+        if orphans:
+            index.delete_orphans(orphans)
+        index.forget_bm25()
+        index.bm25()
+    return problems

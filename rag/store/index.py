@@ -1,0 +1,191 @@
+"""The index on disk: Chroma (source of truth for chunks and vectors), a derived BM25 index and the manifest,
+kept consistent under one readers-writer lock.
+
+Layout under the index folder: ``chroma/`` (``rag.store.chroma``), ``bm25/`` (``rag.store.bm25``),
+``manifest.sqlite3`` (``rag.store.manifest``), ``topics.npz`` (``rag.indexing.topics``). Every write of a
+document is bracketed by manifest states (``indexing`` -> ``ok``), so a crash halfway leaves it marked
+incomplete, which the next run cleans and re-ingests; searches hold the read side, so they see each document
+whole (``rag.store.rwlock``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.core import analyzer
+from rag.core.types import Chunk
+from rag.store.bm25 import Bm25Index, bm25_fields
+from rag.store.chroma import ChromaStore
+from rag.store.manifest import DocRecord, Manifest
+from rag.store.rwlock import ReadWriteLock
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DocRecord", "Index"]
+
+
+class Index:
+    def __init__(self, path: str | Path, chroma_url: str = "", chroma_token: str = "", k1: float = 1.2, b: float = 0.75):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.k1, self.b = k1, b
+        self._lock = threading.RLock()  # one BM25 rebuild at a time
+        self._rw = ReadWriteLock()  # searches read side by side; each document write runs alone
+        self.reading = self._rw.reading
+        self.ingesting = threading.Lock()  # one sync at a time per index (UI button and API alike)
+        self.manifest = Manifest(self.path / "manifest.sqlite3")
+        self.store = ChromaStore(self.path / "chroma", chroma_url, chroma_token)
+        self._bm25: Bm25Index | None = None
+        self._derived: dict[str, tuple[int, Any]] = {}  # values derived from the index, per generation
+
+    def close(self) -> None:
+        self.store.close()
+        self.manifest.close()
+
+    # ---- manifest -------------------------------------------------------------------------------------------
+
+    def state(self, key: str, default: str = "") -> str:
+        return self.manifest.state(key, default)
+
+    def set_state(self, key: str, value: str) -> None:
+        self.manifest.set_state(key, value)
+
+    @property
+    def generation(self) -> int:
+        return self.manifest.generation
+
+    def documents(self) -> list[DocRecord]:
+        return self.manifest.documents()
+
+    def record_failure(self, doc_id: str, source: str, path: str, error: str) -> None:
+        """Note a failed file; a document indexed before keeps its chunks (nothing is lost by a bad edit)."""
+        with self._rw.writing():
+            self.manifest.record_failure(doc_id, source, path, error)
+
+    def touch(self, doc_id: str, size: int, mtime: float) -> None:
+        """Remember a new size/mtime for a file whose content did not change, so the next scan skips hashing."""
+        self.manifest.touch(doc_id, size, mtime)
+
+    def incomplete(self) -> set[str]:
+        """Documents being written part by part (or left half-written by a crash): hidden from searches."""
+        return self._per_generation("incomplete", self.manifest.indexing)
+
+    # ---- writes ---------------------------------------------------------------------------------------------
+
+    def write_documents(self, items: list[tuple[DocRecord, list[Chunk], list[np.ndarray]]]) -> None:
+        """Replace several documents' chunks in one pass (one delete and a few upserts, not a round of Chroma
+        calls per document). Runs under the write lock, so a concurrent search sees each document's old
+        chunks or its new ones, never a mix; all are marked ``indexing`` until the last write lands."""
+        if not items:
+            return
+        with self._rw.writing():
+            records = [record for record, _, _ in items]
+            self.manifest.upsert(records, "indexing")
+            self.store.delete_documents(sorted({r.doc_id for r in records}))
+            self.store.add([c for _, cs, _ in items for c in cs], [v for _, _, vs in items for v in vs])
+            self.manifest.upsert(records, "ok", [len(chunks) for _, chunks, _ in items])
+            self.manifest.bump()
+
+    def begin_document(self, record: DocRecord) -> None:
+        """Start replacing a document part by part (files too large to hold in memory): its old chunks go,
+        and until ``finish_document`` searches do not see it (see ``incomplete``)."""
+        with self._rw.writing():
+            self.manifest.upsert([record], "indexing")
+            self.store.delete_documents([record.doc_id])
+            self.manifest.bump()
+
+    def append_chunks(self, chunks: list[Chunk], vectors: list[np.ndarray]) -> None:
+        with self._rw.writing():
+            self.store.add(chunks, vectors)
+
+    def finish_document(self, record: DocRecord, chunks: int) -> None:
+        with self._rw.writing():
+            self.manifest.upsert([record], "ok", [chunks])
+            self.manifest.bump()
+
+    def update_metadata(self, changes: dict[str, dict[str, Any]]) -> None:
+        """Merge metadata fields into existing chunks (acronyms defined elsewhere, corpus topics)."""
+        with self._rw.writing():
+            self.store.update_metadata(changes)
+            if changes:
+                self.manifest.bump()
+
+    def delete_document(self, doc_id: str) -> None:
+        with self._rw.writing():
+            self.manifest.set_status(doc_id, "indexing")
+            self.store.delete_documents([doc_id])
+            self.manifest.remove(doc_id)
+            self.manifest.bump()
+
+    def delete_orphans(self, doc_ids: list[str]) -> None:
+        """Remove chunks whose document the manifest does not know."""
+        with self._rw.writing():
+            self.store.delete_documents(doc_ids)
+            self.manifest.bump()
+
+    def repair(self) -> list[str]:
+        """Drop the chunks of documents whose write never finished; return their sources for re-ingestion."""
+        broken = [d for d in self.documents() if d.status == "indexing"]
+        for d in broken:
+            log.warning("%s was being indexed when a previous run stopped; its chunks are removed", d.source)
+            self.delete_document(d.doc_id)
+        return [d.source for d in broken]
+
+    # ---- reads ----------------------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        return self.store.count()
+
+    def _per_generation(self, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, remembered until the next write (searches ask for these on every query)."""
+        generation = self.generation
+        cached = self._derived.get(name)
+        if cached is None or cached[0] != generation:
+            cached = self._derived[name] = (generation, compute())
+        return cached[1]
+
+    def vectors(self, doc_ids: set[str] | None = None) -> tuple[list[str], list[str], list[str], np.ndarray]:
+        return self.store.vectors(doc_ids)
+
+    def get_chunks(self, ids: list[str]) -> dict[str, Chunk]:
+        return self.store.get_chunks(ids)
+
+    def iter_chunks(self, doc_ids: list[str] | None = None, containing: list[str] | None = None) -> Iterator[Chunk]:
+        return self.store.iter_chunks(doc_ids, containing)
+
+    def chunk_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        return self.store.chunk_vectors(ids)
+
+    def dense_search(self, vector: np.ndarray, k: int, allowed: set[str] | frozenset[str] | None = None) -> list[tuple[str, float]]:
+        if allowed is None and self._per_generation("sizes", self.store.sizes)[0] == 0:
+            return []
+        return self.store.dense_search(vector, k, allowed)
+
+    def bm25_stamp(self) -> dict:
+        return {"generation": self.generation, "analyzer": analyzer.VERSION, "k1": self.k1, "b": self.b}
+
+    def bm25(self) -> Bm25Index:
+        """The BM25 index for the current generation, rebuilt from Chroma when stale."""
+        with self._lock:
+            stamp = self.bm25_stamp()
+            if self._bm25 is not None and self._bm25.stamp == stamp:
+                return self._bm25
+            loaded = Bm25Index.load(self.path / "bm25")
+            if loaded is not None and {k: loaded.stamp.get(k) for k in stamp} == stamp:
+                loaded.stamp = stamp
+                self._bm25 = loaded
+                return loaded
+            chunks = list(self.iter_chunks())
+            self._bm25 = Bm25Index.build([c.id for c in chunks], [bm25_fields(c) for c in chunks], self.k1, self.b, stamp)
+            self._bm25.save(self.path / "bm25")
+            return self._bm25
+
+    def forget_bm25(self) -> None:
+        with self._lock:
+            self._bm25 = None

@@ -1,0 +1,97 @@
+"""The manifest: a SQLite table of documents (path, sha256, status, recipe, errors, acronyms) and a key-value state.
+
+A document's status brackets every write of its chunks (``indexing`` -> ``ok``), so a crash halfway leaves it
+marked incomplete; ``failed`` notes a file that could not be read (a document indexed before keeps its chunks).
+The ``generation`` counter goes up with every write: derived data (BM25, cached counts) is stamped with it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT, size INTEGER, mtime REAL,
+    status TEXT NOT NULL, error TEXT, chunks INTEGER DEFAULT 0, title TEXT, meta TEXT, updated REAL);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+@dataclass(frozen=True)
+class DocRecord:
+    doc_id: str
+    source: str
+    path: str
+    sha256: str
+    size: int
+    mtime: float
+    status: str  # ok | indexing | failed
+    error: str
+    chunks: int
+    title: str
+    meta: dict
+
+
+class Manifest:
+    def __init__(self, path: Path):
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def state(self, key: str, default: str = "") -> str:
+        row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_state(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
+
+    @property
+    def generation(self) -> int:
+        return int(self.state("generation", "0"))
+
+    def bump(self) -> None:
+        self.set_state("generation", str(self.generation + 1))
+
+    def documents(self) -> list[DocRecord]:
+        rows = self._db.execute(
+            "SELECT doc_id, source, path, sha256, size, mtime, status, error, chunks, title, meta FROM documents ORDER BY source"
+        ).fetchall()
+        return [DocRecord(*r[:10], json.loads(r[10] or "{}")) for r in rows]
+
+    def indexing(self) -> set[str]:
+        return {r[0] for r in self._db.execute("SELECT doc_id FROM documents WHERE status = 'indexing'")}
+
+    def record_failure(self, doc_id: str, source: str, path: str, error: str) -> None:
+        self._db.execute(
+            "INSERT INTO documents (doc_id, source, path, status, error, updated) VALUES (?, ?, ?, 'failed', ?, ?) "
+            "ON CONFLICT(doc_id) DO UPDATE SET error = excluded.error, updated = excluded.updated, "
+            "status = CASE WHEN documents.chunks > 0 THEN documents.status ELSE 'failed' END",
+            (doc_id, source, path, error, time.time()),
+        )
+
+    def upsert(self, records: list[DocRecord], status: str, chunks: list[int] | None = None) -> None:
+        """Write records with ``status`` (and chunk counts, else the records' own) in one transaction."""
+        self._db.execute("BEGIN")
+        for n, r in enumerate(records):
+            self._db.execute(
+                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?)",
+                (r.doc_id, r.source, r.path, r.sha256, r.size, r.mtime, status, r.chunks if chunks is None else chunks[n],
+                 r.title, json.dumps(r.meta), time.time()),
+            )
+        self._db.execute("COMMIT")
+
+    def set_status(self, doc_id: str, status: str) -> None:
+        self._db.execute("UPDATE documents SET status = ? WHERE doc_id = ?", (status, doc_id))
+
+    def remove(self, doc_id: str) -> None:
+        self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+
+    def touch(self, doc_id: str, size: int, mtime: float) -> None:
+        self._db.execute("UPDATE documents SET size = ?, mtime = ? WHERE doc_id = ?", (size, mtime, doc_id))

@@ -1,0 +1,21 @@
+"""Answer accuracy: a reply is right when it states the gold answer, however it writes the numbers."""
+
+from rag.core.numbers import normalize_numbers
+from rag.eval.metrics import contains_answer
+
+
+def test_numbers_compare_as_numbers() -> None:
+    assert normalize_numbers("thirty Years and twenty-two knots") == "30 Years and 22 knots"
+    assert normalize_numbers("18,000 litres, 1,200,000 m and 2\u20134 m") == "18000 litres, 1200000 m and 2-4 m"
+    assert normalize_numbers("two hundred and forty-five days") == "245 days"
+    assert normalize_numbers("one of the pumps") == "one of the pumps"  # a pronoun, not a figure
+
+
+def test_a_reply_is_right_when_it_states_the_gold_answer() -> None:
+    assert contains_answer("The station stores 18,000 litres of drinking water [1].", "18,000 litres")
+    assert contains_answer("Boat launches stop above twenty-two knots.", "22 knots")
+    assert contains_answer("The President serves for a term of Four Years.", "four years")
+    assert contains_answer("Buoy B3 was deployed on 2 August 2023 [2].", "2 August 2023")
+    assert not contains_answer("Buoy B3 was deployed on 14 May 2022 [2].", "2 August 2023")
+    assert not contains_answer("It stores 180 litres.", "18,000 litres")
+    assert not contains_answer("anything", "")
