@@ -1,0 +1,65 @@
+"""How often the evidence the model reads still holds the answer: no model runs, only retrieval, compression and
+the model's own tokenizer. For every answerable question whose gold answer is in the retrieved passages, is it
+still in the prompt? Prints one JSON line per setting.
+
+    python benchmarks/probes/evidence_kept.py sample_docs/questions.jsonl --docs sample_docs
+    python benchmarks/probes/evidence_kept.py ../shared/data/docs_qa -o generate.evidence_share=0.4
+"""
+
+import argparse
+import json
+import statistics
+import tempfile
+from pathlib import Path
+
+from rag.core.config import load_config
+from rag.eval.datasets import load_dataset, prepared_documents
+from rag.eval.metrics import contains_answer
+from rag.llm.tokens import TokenCounter, gguf_tokenizer
+from rag.models.packaged import resolve_gguf
+from rag.pipeline import Rag
+
+SETTINGS = {
+    "whole": {"generate.compress": "false"},
+    "default": {},
+    "share 0.4": {"generate.evidence_share": "0.4"},
+    "share 0.5": {"generate.evidence_share": "0.5"},
+    "floor 400": {"generate.evidence_tokens": "400"},
+    "floor 400, share 0.4": {"generate.evidence_tokens": "400", "generate.evidence_share": "0.4"},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("dataset")
+    parser.add_argument("--docs", help="folder to ingest for a page-question set")
+    parser.add_argument("-o", action="append", default=[])
+    args = parser.parse_args()
+    base = load_config(None, dict(o.split("=", 1) for o in args.o), environ={})
+    data = load_dataset(args.dataset)
+    count = TokenCounter(lambda: gguf_tokenizer(resolve_gguf(base.generate.model)))
+    count.ready.wait(300)
+    with tempfile.TemporaryDirectory() as tmp, Rag.open(Path(tmp) / "index", base) as rag:
+        if data.kind == "pages":
+            rag.ingest(args.docs, progress=False)
+        else:
+            rag.add_prepared(prepared_documents(data, rag.config, rag.embedder.count_tokens), progress=False)
+        questions = [q for q in data.queries if q.answerable and q.answer]
+        for name, overrides in SETTINGS.items():
+            view = rag.with_options(overrides)
+            kept, found, tokens = 0, 0, []
+            for q in questions:
+                hits = view.retriever.search(q.text, view.config.generate.passages).hits[: view.config.generate.passages]
+                if not contains_answer(" ".join(h.chunk.text for h in hits), q.answer):
+                    continue
+                prompt, _, _ = view.answerer.compose(q.text, hits, count)
+                found += 1
+                kept += contains_answer(prompt.messages[-1]["content"], q.answer)
+                tokens.append(count(prompt.messages[-1]["content"]))
+            print(json.dumps({"setting": name, "questions": len(questions), "answer_in_passages": found,
+                              "answer_kept": round(kept / (found or 1), 4), "prompt_tokens_p50": statistics.median(tokens or [0])}),
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
