@@ -59,14 +59,17 @@ def recipe(settings: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def scan(root: Path) -> tuple[list[SourceFile], list[tuple[str, str]]]:
-    """Supported files under ``root`` (or ``root`` itself), recursively; hidden entries are not entered."""
+def scan(root: Path, prefix: str = "", follow_links: bool = False) -> tuple[list[SourceFile], list[tuple[str, str]]]:
+    """Supported files under ``root`` (or ``root`` itself), recursively; hidden entries are not entered. Sources
+    are ``prefix/relative path`` (``prefix`` defaults to the folder's name). Links that lead out of ``root`` are
+    skipped unless ``follow_links``: a folder given to index is what is indexed, not what it points at."""
     root = root.resolve()
     if root.is_file():
         st = root.stat()
-        return [SourceFile(root, root.name, st.st_size, st.st_mtime)], []
+        return [SourceFile(root, prefix or root.name, st.st_size, st.st_mtime)], []
     if not root.is_dir():
         raise FileNotFoundError(f"{root} does not exist")
+    prefix = prefix or root.name
     files, skipped = [], []
     seen_dirs: set[tuple[int, int]] = set()
     for folder, dirs, names in os.walk(root, followlinks=True):
@@ -76,7 +79,13 @@ def scan(root: Path) -> tuple[list[SourceFile], list[tuple[str, str]]]:
             dirs[:] = []
             continue
         seen_dirs.add((st.st_dev, st.st_ino))
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        kept = []
+        for d in sorted(d for d in dirs if not d.startswith(".")):
+            if not follow_links and _leaves(Path(folder) / d, root):
+                skipped.append((f"{prefix}/{(Path(folder) / d).relative_to(root).as_posix()}", _OUTSIDE))
+                continue
+            kept.append(d)
+        dirs[:] = kept
         for name in sorted(names):
             path = Path(folder) / name
             if name.startswith("."):
@@ -84,14 +93,48 @@ def scan(root: Path) -> tuple[list[SourceFile], list[tuple[str, str]]]:
             if not supported(path):
                 skipped.append((str(path.relative_to(root)), f"unsupported file type {path.suffix or '(none)'}"))
                 continue
+            source = f"{prefix}/{path.relative_to(root).as_posix()}"
+            if not follow_links and _leaves(path, root):
+                skipped.append((source, _OUTSIDE))
+                continue
             try:
                 st = path.stat()
             except OSError as exc:
                 skipped.append((str(path), f"cannot stat: {exc.strerror}"))
                 continue
-            source = f"{root.name}/{path.relative_to(root).as_posix()}"
             files.append(SourceFile(path, source, st.st_size, st.st_mtime))
     return files, skipped
+
+
+_OUTSIDE = "a link to something outside the folder, not followed (rag ingest --follow-links follows it)"
+
+
+def _leaves(path: Path, root: Path) -> bool:
+    """Whether ``path`` is a link whose target lies outside ``root``."""
+    if not path.is_symlink():
+        return False
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError):
+        return True
+    return not (target == root or target.is_relative_to(root))
+
+
+def source_prefix(root: Path, known: list[Known]) -> str:
+    """How sources under ``root`` begin: the folder's name, or as many of its parents' names as it takes to
+    differ from documents indexed from another folder of the same name ("A/reports" vs "B/reports")."""
+    root = root.resolve()
+    parts = root.parts[1:]
+    for n in range(1, len(parts) + 1):
+        prefix = "/".join(parts[-n:])
+        if not any((k.source == prefix or k.source.startswith(prefix + "/")) and k.path and not _within(Path(k.path), root)
+                   for k in known):
+            return prefix
+    return "/".join(parts)
+
+
+def _within(path: Path, root: Path) -> bool:
+    return path == root or path.is_relative_to(root)
 
 
 def plan(root: Path, files: list[SourceFile], known: list[Known], current: str = "") -> Plan:

@@ -70,3 +70,53 @@ def markdown_tables_as_rows(text: str) -> str:
         out.append(line)
         i += 1
     return "\n".join(out)
+
+
+def _cells(row: list[str | None]) -> list[str]:
+    return [" ".join((c or "").split()) for c in row]
+
+
+def _unpacked(rows: list[list[str | None]]) -> list[list[str]]:
+    """Rows as printed: a cell holding several lines where every filled cell of its row holds as many (a block of
+    rows drawn without rules between them) becomes that many rows."""
+    out = []
+    for row in rows:
+        parts = [(c or "").split("\n") for c in row]
+        heights = {len(p) for p, c in zip(parts, row) if c}
+        if len(heights) == 1 and (n := heights.pop()) > 1:
+            out += [[p[k] if len(p) == n else "" for p in parts] for k in range(n)]
+        else:
+            out.append(_cells(row))
+    return out
+
+
+def _norm(line: str) -> str:
+    return re.sub(r"\s+", "", line)
+
+
+def pdf_tables_as_rows(page_text: str, tables: list[list[list[str | None]]]) -> str:
+    """A PDF page's text with the lines of each ruled table (as a table finder read it: header row first)
+    replaced by self-describing rows. A table whose rows cannot all be found as lines of the text is left as it is."""
+    lines = page_text.split("\n")
+    keys = [_norm(line) for line in lines]
+    for table in tables:
+        if len(table) < 2 or max(len(r) for r in table) < 2:
+            continue
+        header, rows = _cells(table[0]), _unpacked(table[1:])
+        where = []
+        for row in [header, *rows]:
+            key = _norm("".join(row))
+            at = next((i for i, k in enumerate(keys) if k == key and i not in where), None)
+            if at is None:
+                break
+            where.append(at)
+        if len(where) != len(rows) + 1 or not header or not all(header):
+            continue
+        described = row_lines(header, rows)
+        if len(described) != len(rows):
+            continue
+        for at, text in zip(where[1:], described):
+            lines[at] = text
+        del lines[where[0]]  # the header line: every row now names its columns
+        keys = [_norm(line) for line in lines]
+    return "\n".join(lines)

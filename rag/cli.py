@@ -31,6 +31,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Local, private retrieval-augmented generation over your files.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -38,13 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="index a folder or files (a sync: only new, changed and deleted files are touched)")
     p.add_argument("paths", nargs="+", help="folders or files")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--follow-links", action="store_true", help="index files that links point to outside the folder")
     p.add_argument("--watch", action="store_true", help="keep running and re-sync whenever the files change (Ctrl-C stops)")
     p.add_argument("--interval", type=float, default=2.0, help="--watch: seconds between checks for changes")
     _common(p)
 
     p = sub.add_parser("search", help="retrieval only: ranked passages with source, page and score")
     p.add_argument("query")
-    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--k", type=_positive, default=10)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _common(p)
 
@@ -110,6 +121,8 @@ def config_from(args: argparse.Namespace) -> Config:
         overrides["ui.host"] = args.host
     if getattr(args, "port", None):
         overrides["ui.port"] = str(args.port)
+    if getattr(args, "follow_links", False):
+        overrides["index.follow_links"] = "true"
     return load_config(args.config, overrides)
 
 
@@ -200,26 +213,25 @@ def cmd_ask(args: argparse.Namespace, config: Config) -> int:
 
     with Rag.open(config=config) as rag:
         _require_documents(rag)
-        answer, shown = None, []
+        answer, told = None, False
         for event in rag.stream(args.question):
-            if isinstance(event, Token) and not args.json:
-                shown.append(event.text)
-                print(event.text, end="", flush=True)
+            if isinstance(event, Token) and not told and not args.json and sys.stderr.isatty():
+                # the draft is checked before anything is shown: only the final answer is printed, never one
+                # that is taken back afterwards
+                print("checking the answer against the passages...", end="\r", file=sys.stderr, flush=True)
+                told = True
             elif isinstance(event, Failed):
                 raise RagError(event.message)
             elif isinstance(event, AnswerDone):
                 answer = event.answer
     if answer is None:
         raise RagError("the answer stream ended without an answer")
+    if told:
+        print(" " * 48, end="\r", file=sys.stderr, flush=True)
     if args.json:
         print(json.dumps(answer_json(answer), indent=2))
         return 0
-    if shown:
-        print()
-    if " ".join(answer.text.split()) != " ".join("".join(shown).split()):
-        # nothing was streamed (no passage came near), or the checks after the stream withheld the draft or
-        # moved its citations: the final word is this
-        print(f"\n{answer.text}" if shown else answer.text)
+    print(answer.text)
     if answer.citations:
         print("\nSources:")
         for c in answer.citations:
@@ -316,6 +328,9 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from ui.app import check_exposure, serve
 
     check_exposure(config.ui.host, config.ui.username, config.ui.password, args.no_auth)  # fail before loading anything
+    if args.no_auth and config.ui.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: serving on {config.ui.host} without a login: anyone who can reach this machine can read "
+              "your documents and ask questions", file=sys.stderr, flush=True)
     rag = Rag.open(config=config)
     if args.ingest:
         report = rag.ingest(args.ingest)

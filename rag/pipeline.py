@@ -113,12 +113,12 @@ class Rag:
     def ingest(self, paths: str | Path | Iterable[str | Path], *, progress: bool = True) -> IngestReport:
         """Sync folders or files into the index: new and changed files are (re)indexed, deleted ones removed."""
         roots = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
-        with self.index.ingesting:  # two syncs of one index at once would plan against each other's half-work
+        with self.index.ingesting.hold():  # two syncs of one index at once would plan against each other's half-work
             return IngestReport(tuple(self._job().sync(roots, self.roots(), progress)))
 
     def add_prepared(self, docs: list[Prepared], progress: bool = True) -> None:
         """Index documents that arrive already chunked (evaluation sets); no files are read."""
-        with self.index.ingesting:
+        with self.index.ingesting.hold():
             self._job().add_prepared(docs, progress)
 
     def roots(self) -> list[Path]:
@@ -130,7 +130,7 @@ class Rag:
 
     def delete(self, source: str) -> bool:
         """Remove a document by its source (as listed by ``documents()``) or by its file path."""
-        with self.index.ingesting:  # not in the middle of a sync
+        with self.index.ingesting.hold():  # not in the middle of a sync
             for d in self.index.documents():
                 if source in (d.source, d.path) or (d.path and Path(source).resolve() == Path(d.path)):
                     self._job().delete(d.doc_id)
@@ -139,7 +139,7 @@ class Rag:
 
     def doctor(self, repair: bool = False) -> list[str]:
         """Do the manifest, Chroma and BM25 agree? With ``repair``, fix what can be fixed."""
-        with self.index.ingesting:
+        with self.index.ingesting.hold():
             return doctor(self.index, repair)
 
     def search(self, query: str, k: int = 10, filters: Filters | dict | None = None) -> list[Hit]:

@@ -19,3 +19,10 @@ def test_a_reply_is_right_when_it_states_the_gold_answer() -> None:
     assert not contains_answer("Buoy B3 was deployed on 14 May 2022 [2].", "2 August 2023")
     assert not contains_answer("It stores 180 litres.", "18,000 litres")
     assert not contains_answer("anything", "")
+
+
+def test_units_are_spelt_one_way_and_parenthesised_gold_is_optional() -> None:
+    assert contains_answer("Nobody may board above 0.8 meters.", "0.8 m (significant wave height)")
+    assert contains_answer("It was set to 250 after the incident.", "250 (metres)")
+    assert contains_answer("A dive lasts at most 40 min.", "40 minutes")
+    assert not contains_answer("A dive lasts at most 40 hours.", "40 minutes")

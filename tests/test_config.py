@@ -26,7 +26,7 @@ def test_bad_keys_and_values_name_the_problem() -> None:
 
 
 def test_toml_round_trip_keeps_only_changes(tmp_path: Path) -> None:
-    config = Config().override({"retrieval.k": 5, "ui.username": 'a"b'})
+    config = Config().override({"retrieval.k": 5, "generate.abstain_text": 'No "such" thing.'})
     path = tmp_path / "out.toml"
     write_toml(config, path)
     assert load_config(path, environ={}) == config

@@ -191,3 +191,53 @@ def test_an_echoed_passage_header_is_never_shown_as_the_answer() -> None:
     assert answer_start("[1] Ferry Timetable, Rev. 2 lists 14:30.", titled) == "[1] Ferry Timetable, Rev. 2 lists 14:30."
     headed = [replace(h, chunk=replace(h.chunk, text="Harbour Office - Notices, Rev. 7\n" + h.chunk.text)) for h in hits]
     assert answer_start("[1] Harbour Office - Notices, Rev. [2] Harbour Office", headed) == ""  # a page's running head
+
+
+def test_a_marker_in_place_of_the_value_is_no_answer() -> None:
+    from rag.answer.reply import answer_start
+
+    hits = _hits()
+    assert answer_start("The passage number for the answer is [1].", hits) == ""
+    assert answer_start("The answer can be found in passage [2].", hits) == ""
+    assert answer_start("The answer is 40 minutes [3].", hits) == "The answer is 40 minutes [3]."
+
+
+def test_a_question_about_something_no_document_mentions_is_answered_without_the_model() -> None:
+    from rag.answer.subjects import unknown_subjects
+
+    known = {"b3", "tmr-4471", "uplink_window_min", "il6"}.__contains__
+    assert unknown_subjects("How often is the Zephyr-9 pump serviced?", known) == ["Zephyr-9"]
+    assert unknown_subjects("When was buoy B3 deployed, and what is TMR-4471?", known) == []
+    assert unknown_subjects("What is the default of uplink_window_min?", known) == []
+    assert unknown_subjects("Is IL-6 raised?", known) == []  # IL-6, IL6 and il_6 are one name
+    assert unknown_subjects("What happened in the 1990s, on the 21st, over 5km?", known) == []
+
+
+def test_deleting_the_only_document_about_a_thing_makes_questions_about_it_abstain(tmp_path, make_rag) -> None:  # noqa: ANN001
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "pump.md").write_text("# Zephyr-9 pump\n\nThe Zephyr-9 pump is serviced every 500 running hours.\n")
+    (docs / "generator.md").write_text("# Generators\n\nEach generator gets an oil and filter service every 250 running hours.\n")
+    rag = make_rag(**{"rerank.method": "none"})
+    rag.ingest(docs, progress=False)
+    assert rag.delete("docs/pump.md")
+    answer = rag.ask("How often is the Zephyr-9 pump serviced?")  # no model is asked: none is loaded here
+    assert answer.abstained and answer.text == "The documents do not mention Zephyr-9."
+    assert answer.passages  # the closest passages are still shown
+
+
+def test_decision_questions_are_answered_with_the_sentence_they_rest_on() -> None:
+    from rag.answer.checks import decision_of, without_decision
+    from rag.answer.citations import grounds
+    from rag.answer.evidence import whole
+    from rag.answer.prompt import DECISION_CUE, build_prompt, is_decision
+
+    assert is_decision("Does the ferry call on Thursdays?") and is_decision("Is a third dive allowed?")
+    assert not is_decision("When does the ferry leave?") and not is_decision("Is the ferry red or blue?")
+    prompt = build_prompt("Does the ferry call on Thursdays?", whole(_hits()), 2000, "I could not find this.")
+    assert prompt.messages[-1]["content"].endswith(DECISION_CUE)
+    assert decision_of("Yes, it calls on Thursdays [2].") == "yes" and decision_of("Maybe.") == "maybe"
+    assert decision_of("Nobody knows.") == ""
+    assert without_decision("No. Only two dives a day are allowed [3].") == "Only two dives a day are allowed [3]."
+    ground = grounds("Does the ferry call on Thursdays?", _hits())
+    assert ground is not None and ground.n == 2 and ground.quote == "The ferry MV Gannet Rock calls on Thursdays."

@@ -144,3 +144,23 @@ def test_markdown_tables_become_rows_that_name_their_columns(tmp_path: Path) -> 
     from rag.core.sentences import split_sentences
 
     assert "Buoy: B1 | Depth: 42 m | Deployed: 14 May 2022" in split_sentences(page)  # a row is a unit of its own
+
+
+def test_ruled_pdf_tables_become_rows_that_name_their_columns(tmp_path: Path) -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(0, 7, "Table 1 - Buoy positions and deployment dates", new_x="LMARGIN", new_y="NEXT")
+    with pdf.table() as table:
+        for row in (("Buoy", "Water depth", "Deployed"), ("B1", "42 m", "14 May 2022"), ("B3", "78 m", "2 August 2023")):
+            cells = table.row()
+            for value in row:
+                cells.cell(value)
+    pdf.multi_cell(0, 7, "B3 is the furthest out.", new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(tmp_path / "buoys.pdf"))
+    page = load(tmp_path / "buoys.pdf").pages[0]
+    assert "Buoy: B3 | Water depth: 78 m | Deployed: 2 August 2023" in page
+    assert "Buoy: B1 | Water depth: 42 m | Deployed: 14 May 2022" in page
+    assert "B3 is the furthest out." in page

@@ -47,16 +47,43 @@ def test_upload_names_cannot_escape_the_upload_folder() -> None:
     assert safe_name("..") == "upload"
 
 
-def test_indexed_pdfs_are_served_and_nothing_else(served: str, sample_rag) -> None:  # noqa: ANN001
+def _get(url: str) -> tuple[int, dict, bytes]:
     import urllib.error
     import urllib.request
 
+    try:
+        with urllib.request.urlopen(url) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, {k.lower(): v for k, v in exc.headers.items()}, b""
+
+
+def test_documents_are_served_by_id_and_never_as_active_content(served: str, sample_rag, tmp_path: Path) -> None:  # noqa: ANN001
+    from tests.conftest import write_pdf
     from ui.app import pdf_links
 
-    links = pdf_links(sample_rag)
-    url = links["sample_docs/operations-manual.pdf"]
-    with urllib.request.urlopen(served.rstrip("/") + url) as response:
-        assert response.read(5) == b"%PDF-"
-    outside = Path(sample_rag.config.index.path) / "manifest.sqlite3"  # exists, but not under an ingested folder
-    with pytest.raises(urllib.error.HTTPError):
-        urllib.request.urlopen(served.rstrip("/") + f"/gradio_api/file={outside.resolve()}")
+    base = served.rstrip("/")
+    url = pdf_links(sample_rag)["sample_docs/operations-manual.pdf"]
+    status, headers, body = _get(base + url)
+    assert status == 200 and body[:5] == b"%PDF-"
+    assert headers["x-content-type-options"] == "nosniff" and "default-src 'none'" in headers["content-security-policy"]
+    # a folder synced after the server started is served too (the manifest is read at each request)
+    late = tmp_path / "late"
+    late.mkdir()
+    write_pdf(late / "late.pdf", [["# Late", "The late ferry leaves at 21:10."]])
+    (late / "page.html").write_text("<html><body><p>Tide tables.</p><script>fetch('/secret')</script></body></html>")
+    (late / ".env").write_text("TOKEN=s3cret\n")
+    sample_rag.ingest(late, progress=False)
+    try:
+        docs = {d.source: d for d in sample_rag.documents()}
+        assert _get(base + pdf_links(sample_rag)["late/late.pdf"])[0] == 200
+        status, headers, body = _get(f"{base}/document/{docs['late/page.html'].doc_id}")
+        assert status == 200 and headers["content-type"].startswith("text/plain")  # never text/html in our origin
+        assert headers["content-disposition"].startswith("attachment") and b"<script>" in body
+        # what is not an indexed document is not served: an unknown id, any path, the index itself
+        assert _get(f"{base}/document/no-such-id")[0] == 404
+        for path in (late / ".env", Path(sample_rag.config.index.path) / "manifest.sqlite3", late / "late.pdf"):
+            assert _get(f"{base}/gradio_api/file={path.resolve()}")[0] in (403, 404)
+    finally:
+        sample_rag.delete("late/late.pdf")
+        sample_rag.delete("late/page.html")

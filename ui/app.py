@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,12 @@ from rag.core.errors import RagError  # noqa: E402
 from rag.core.types import AnswerDone, Failed, RetrievalDone, Token  # noqa: E402
 from rag.eval.runner import evaluate_index  # noqa: E402
 from rag.pipeline import Rag  # noqa: E402
+from ui.files import add_document_route, document_links, store_upload  # noqa: E402
 from ui.render import CSS, documents_table, link_citations, metrics_table, misses_table, render_sources, report_table  # noqa: E402
 
 log = logging.getLogger(__name__)
 
+CHECKING = "checking the answer against the passages…"
 SETTINGS = {  # UI label -> config key; applied per browser session
     "Retrieval mode": "retrieval.mode",
     "Fusion": "retrieval.fusion",
@@ -56,14 +57,16 @@ def build_app(rag: Rag) -> gr.Blocks:
             return
         prior = [{"role": m["role"], "content": _text(m["content"])} for m in history]
         history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
-        sources = ""
+        sources, draft = "", ""
         yield history, gr.skip(), ""
         files = pdf_links(rag)
         for event in session_rag(overrides).stream(message, history=prior or None):
             if isinstance(event, RetrievalDone):
                 sources = render_sources(event.hits, files=files)
             elif isinstance(event, Token):
-                history[-1]["content"] += event.text
+                # a draft until the checks have passed it: marked as such, and replaced by the final answer
+                draft += event.text
+                history[-1]["content"] = f"{draft}\n\n*{CHECKING}*"
             elif isinstance(event, Failed):
                 history[-1]["content"] = f"Error: {event.message}"
             elif isinstance(event, AnswerDone):
@@ -84,9 +87,8 @@ def build_app(rag: Rag) -> gr.Blocks:
     def ingest_uploads(files: list[str] | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, Any, Any]:
         if not files:
             raise gr.Error("Choose one or more files first.")
-        uploads.mkdir(parents=True, exist_ok=True)
         for f in files:
-            shutil.copyfile(f, uploads / safe_name(Path(f).name))
+            store_upload(Path(f), uploads, safe_name(Path(f).name))
         return ingest_paths([uploads], progress)  # the upload folder is synced like any other
 
     def ingest_folder(folder: str, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, Any, Any]:
@@ -205,13 +207,8 @@ def build_app(rag: Rag) -> gr.Blocks:
 
 
 def pdf_links(rag: Rag) -> dict[str, str]:
-    """Where the app serves each indexed PDF (only files under the ingested folders are served)."""
-    return {d.source: f"/gradio_api/file={d.path}" for d in rag.documents() if d.path.lower().endswith(".pdf")}
-
-
-def served_paths(rag: Rag) -> list[str]:
-    """The folders the app may serve files from: the ingested roots and its upload folder, nothing else."""
-    return [str(p) for p in rag.roots()] + [str(Path(rag.config.index.path).resolve() / "uploads")]
+    """Where the app serves each indexed PDF: by document id (ui/files.py), read from the manifest each time."""
+    return document_links(rag.documents())
 
 
 def _get(rag: Rag, dotted: str) -> Any:
@@ -247,10 +244,11 @@ def serve(rag: Rag, block: bool = True, no_auth: bool = False) -> tuple[gr.Block
     # generate.concurrency requests at a time and queues the rest); document changes run one at a time
     app.queue(default_concurrency_limit=ui.concurrency)
     try:
-        _, url, _ = app.launch(server_name=ui.host, server_port=ui.port, auth=auth, prevent_thread_lock=True,
-                               quiet=True, css=CSS, footer_links=["api"], allowed_paths=served_paths(rag))
+        server, url, _ = app.launch(server_name=ui.host, server_port=ui.port, auth=auth, prevent_thread_lock=True,
+                                    quiet=True, css=CSS, footer_links=["api"])
     except OSError as exc:  # most often the port is taken, e.g. by another `rag serve`
         raise RagError(f"cannot serve on {ui.host}:{ui.port}: {exc} (choose another with --port)") from None
+    add_document_route(server, rag.documents, Path(rag.config.index.path))  # documents by id, never by path
     print(f"situated-rag: serving on http://{ui.host}:{ui.port} (index {rag.config.index.path})", flush=True)
     if block:
         app.block_thread()  # until Ctrl-C

@@ -11,16 +11,26 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 
-from rag.answer.checks import recite, unsupported
-from rag.answer.citations import cite
+from rag.answer.checks import decision_of, recite, unsupported, without_decision
+from rag.answer.citations import cite, grounds
 from rag.answer.evidence import compress, evidence_budget, fit_passages, whole
-from rag.answer.prompt import HEADER_TOKENS, ask_for_a_sentence, build_prompt, clean_rewrite, prompt_overhead, rewrite_messages
+from rag.answer.prompt import (
+    HEADER_TOKENS,
+    Prompt,
+    ask_for_a_sentence,
+    build_prompt,
+    clean_rewrite,
+    is_decision,
+    prompt_overhead,
+    rewrite_messages,
+)
 from rag.answer.reply import answer_start, has_words, is_abstention
 from rag.answer.subjects import not_mentioned, unknown_subjects
 from rag.core.config import GenerateConfig
 from rag.core.errors import RagError
 from rag.core.types import Answer, AnswerDone, Event, Failed, Hit, RetrievalDone, Token
 from rag.llm.queue import Queued
+from rag.llm.tokens import TokenCounter
 from rag.retrieval.sentence_scores import SentenceIndex
 
 log = logging.getLogger(__name__)
@@ -58,17 +68,8 @@ class Answerer:
             return
         generator = self.generator()
         count = generator.count_tokens
-        # the prompt and the answer must fit the model's window together; what does not fit is dropped, counted
-        budget = min(g.max_prompt_tokens, g.n_ctx - g.max_tokens - 16)
-        room = budget - prompt_overhead(question, g.abstain_text, count) - HEADER_TOKENS
-        if g.compress:
-            keep = evidence_budget(hits, room, count, g.evidence_tokens, g.evidence_share)
-            evidence = compress(question, hits, self.sentences, keep, count, g.lead_share)
-        else:
-            evidence = whole(hits)
+        prompt, trimmed, budget = self.compose(question, hits, count)
         timings["evidence"] = time.perf_counter() - t0
-        evidence, trimmed = fit_passages(question, evidence, self.sentences, room, count)
-        prompt = build_prompt(question, evidence, budget, g.abstain_text, count)
         parts: list[str] = []
         retried = False
         try:
@@ -99,17 +100,41 @@ class Answerer:
             text = f"{g.abstain_text} (The model gave no answer text.)"
         if not abstained:
             text = recite(text, prompt.passages, question)
-        reason = "" if abstained else unsupported(text, prompt.passages, question=question)
+        decided = decision_of(text) if is_decision(question) else ""
+        claim = without_decision(text) if decided else text
+        # a decision is checked on the sentence it gives, not on the word "Yes"
+        reason = "" if abstained or not has_words(claim) else unsupported(claim, prompt.passages, question=question)
         withheld = ""
         if reason:  # a draft the passages do not back is not shown as an answer
             log.info("answer withheld (%s): %r", reason, text)
             withheld, text, abstained = text, f"{g.abstain_text} (A draft answer was withheld: {reason}.)", True
         citations = () if abstained else tuple(cite(text, prompt.passages))
+        if decided and not citations and (ground := grounds(question, prompt.passages)) is not None:
+            text = f'{text.rstrip()} "{ground.quote}" [{ground.n}]'  # a bare decision, shown with what it rests on
+            citations = (ground,)
+        if not abstained and not citations:  # an answer that no passage can be shown to state is not shown
+            reason = "no passage states it"
+            log.info("answer withheld (%s): %r", reason, text)
+            withheld, text, abstained = text, f"{g.abstain_text} (A draft answer was withheld: {reason}.)", True
         notes = {"dropped_passages": float(prompt.dropped), "trimmed_passages": float(trimmed), "prompt_budget": float(budget),
                  "tokens_counted_exactly": float(count.exact), "asked_again": float(retried),
                  "prompt_tokens": float(generator.last_usage.get("prompt_tokens", 0))}
         yield AnswerDone(Answer(text, citations, tuple(prompt.passages), abstained, {**timings, **notes}, question, withheld,
                                 prompt.messages[-1]["content"]))
+
+    def compose(self, question: str, hits: list[Hit], count: TokenCounter) -> tuple[Prompt, int, int]:
+        """The prompt for ``question`` over ``hits``: the evidence (compressed or whole), cut to fit the model's
+        window with the answer; returns it with the number of passages cut and the prompt budget."""
+        g = self.config
+        budget = min(g.max_prompt_tokens, g.n_ctx - g.max_tokens - 16)
+        room = budget - prompt_overhead(question, g.abstain_text, count) - HEADER_TOKENS
+        if g.compress:
+            keep = evidence_budget(hits, room, count, g.evidence_tokens, g.evidence_share)
+            evidence = compress(question, hits, self.sentences, keep, count, g.lead_share)
+        else:
+            evidence = whole(hits)
+        evidence, trimmed = fit_passages(question, evidence, self.sentences, room, count)
+        return build_prompt(question, evidence, budget, g.abstain_text, count), trimmed, budget
 
     def _too_weak(self, hits: list[Hit]) -> bool:
         """Nothing worth reading: no keyword match and no passage close in meaning (the LLM is not asked)."""

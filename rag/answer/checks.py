@@ -73,6 +73,20 @@ def recite(answer: str, passages: list[Hit], question: str = "") -> str:
     return answer
 
 
+_DECIDED = re.compile(r"^\s*(yes|no|maybe)\b[\s,.:;!-]*", re.I)
+
+
+def decision_of(answer: str) -> str:
+    """"yes", "no" or "maybe" when the answer opens with one, else ""."""
+    m = _DECIDED.match(answer)
+    return m.group(1).lower() if m else ""
+
+
+def without_decision(answer: str) -> str:
+    """The answer after its leading Yes/No/Maybe: the claim the passages must back."""
+    return _DECIDED.sub("", answer, count=1)
+
+
 def unsupported(answer: str, passages: list[Hit], min_term_support: float = 0.5, question: str = "") -> str:
     """Why an answer is not supported by the passages ("" when it is): a number the passages never state, or
     too few of its content words in them. Small models invent figures; this catches the common case.

@@ -42,3 +42,11 @@ def cite(answer: str, passages: list[Hit], min_overlap: float = 0.34) -> list[Ci
         for n in numbers:
             found.setdefault(n, set()).update(terms)
     return [_citation(n, passages[n - 1], terms) for n, terms in sorted(found.items())]
+
+
+def grounds(question: str, passages: list[Hit]) -> Citation | None:
+    """The passage sentence that shares most of the question's terms: what a bare "Yes" or "No" rests on."""
+    terms = set(tokenize(question))
+    scored = [(_best_sentence(h, terms)[3], i + 1) for i, h in enumerate(passages)]
+    best, n = max(scored, default=(0.0, 0))
+    return _citation(n, passages[n - 1], terms) if best > 0 else None

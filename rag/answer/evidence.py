@@ -124,6 +124,9 @@ def compress(
             continue
         chosen.update(wanted)
         used += cost
+    # each kept sentence brings the heading above it, outside the budget (a heading is a short line): "MEETING
+    # OF 14 OCTOBER" says which week the "SDO this week:" line is about
+    chosen |= {(i, k) for i, j in list(chosen) if (k := _heading_before(hits[i].chunk.text, per_hit[i], j)) is not None}
     out = []
     for i, hit in enumerate(hits):
         kept = sorted(j for (p, j) in chosen if p == i)
@@ -138,6 +141,16 @@ def compress(
             spans.append((a, b))
         out.append(Evidence(hit, " ".join(parts), tuple(spans)))
     return out
+
+
+def _heading_before(text: str, spans: list[tuple[int, int]], j: int) -> int | None:
+    """The nearest line before sentence ``j`` that reads as a heading (short, no closing stop, not a table row),
+    if one comes within the few sentences before it."""
+    for k in range(j - 1, max(-1, j - 12), -1):
+        line = " ".join(text[slice(*spans[k])].split())
+        if len(line) <= 80 and not line.endswith((".", ",", ";", ":")) and " | " not in line and not line.startswith("-"):
+            return k
+    return None
 
 
 def _lead_window(text: str, spans: list[tuple[int, int]], scores: list[float], budget: float,

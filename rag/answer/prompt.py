@@ -23,6 +23,15 @@ ANSWER_CUE = "Answer:"
 # Asked only when the answer to ANSWER_CUE was citation markers alone (the 1.5B sometimes replies a lone
 # "[1]"). Not the first cue: with it the 0.5B recites passages instead of answering (docs/benchmarks.md).
 SENTENCE_CUE = "Answer (a full sentence, with passage numbers like [1]):"
+# a question that asks for a decision ("Is X associated with Y?") is answered with the decision first and the
+# passage sentence it rests on, so the check reads that sentence rather than the word "Yes"
+DECISION_CUE = "Answer (Yes, No or Maybe first, then the sentence of the passages that decides it, with its number like [1]):"
+_DECISION = re.compile(r"^\s*(is|are|was|were|does|do|did|can|could|should|will|would|has|have|had|may|might|must)\b", re.I)
+
+
+def is_decision(question: str) -> bool:
+    """A yes/no question; "Is it A or B?" chooses between things rather than deciding, so it is not one."""
+    return bool(_DECISION.match(question)) and not re.search(r"\bor\b", question, re.I)
 
 
 @dataclass(frozen=True)
@@ -83,7 +92,8 @@ def build_prompt(question: str, evidence: list[Evidence], max_prompt_tokens: int
         used_tokens += cost
         blocks.append(block)
         kept.append(ev.hit)
-    user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\n{ANSWER_CUE}"
+    cue = DECISION_CUE if is_decision(question) else ANSWER_CUE
+    user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\n{cue}"
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     return Prompt(messages, kept, len(evidence) - len(kept))
 
@@ -92,5 +102,7 @@ def ask_for_a_sentence(messages: list[dict[str, str]]) -> list[dict[str, str]]:
     """The same prompt ending with SENTENCE_CUE; llama.cpp reuses the cached prefix, so asking again costs
     only the new cue's tokens."""
     last = messages[-1]
+    if last["content"].endswith(DECISION_CUE):  # already asks for a sentence
+        return messages
     content = last["content"].removesuffix(ANSWER_CUE) + SENTENCE_CUE
     return [*messages[:-1], {**last, "content": content}]

@@ -33,7 +33,16 @@ def answer_start(text: str, passages: list[Hit]) -> str:
     pieces = [" ".join(p.strip(" .:,;").split()).lower() for p in pieces]
     if all(p in labels for p in pieces if re.search(r"\w", p)):
         return ""
+    # "The passage number for the answer is [1]": a marker in place of the value is no answer either
+    if set(re.findall(r"[a-z]+", body.lower())) <= _ABOUT_PASSAGES:
+        return ""
     return re.sub(r"(\[\d{1,2}\])(\s*\1)+", r"\1", re.sub(r"[ \t]{2,}", " ", text)).lstrip()
+
+
+# words a reply may consist of while it only points at a passage instead of saying what it holds
+_ABOUT_PASSAGES = set("the a an this that it its is are was be can could found find given provided stated in on at of for to "
+                      "as by see refer please passage passages number numbers answer answers question document documents "
+                      "text source sources information which".split())
 
 
 def _heading_line(text: str) -> str:

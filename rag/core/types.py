@@ -106,14 +106,15 @@ class RetrievalDone:
 
 @dataclass(frozen=True)
 class Token:
-    """Stream event: the next piece of the answer text."""
+    """Stream event: the next piece of the draft answer. The draft is provisional: ``AnswerDone`` carries the
+    checked answer, which can differ (withheld, citations moved); show that one in its place."""
 
     text: str
 
 
 @dataclass(frozen=True)
 class AnswerDone:
-    """Stream event: the finished answer with its citations (always the last event unless ``Failed``)."""
+    """Stream event: the final, checked answer with its citations (always the last event unless ``Failed``)."""
 
     answer: Answer
 

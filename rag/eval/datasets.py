@@ -63,9 +63,28 @@ def load_dataset(path: str | Path) -> Dataset:
     raise RagError(f"{path}: not an evaluation set (expected corpus.jsonl, documents.json or questions.jsonl)")
 
 
-def _jsonl(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+def _jsonl(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
+    """The objects of a JSON-lines file; a line that is not a JSON object with the ``required`` fields is an error
+    naming the file, the line and what is wrong."""
+    rows = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RagError(f"{path}: cannot read it ({exc})") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RagError(f"{path}:{n}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(row, dict):
+            raise RagError(f"{path}:{n}: expected a JSON object, got {type(row).__name__}")
+        missing = [key for key in required if key not in row]
+        if missing:
+            raise RagError(f"{path}:{n}: missing {', '.join(repr(k) for k in missing)}")
+        rows.append(row)
+    return rows
 
 
 def _load_beir(path: Path) -> Dataset:
@@ -79,23 +98,26 @@ def _load_beir(path: Path) -> Dataset:
             continue  # header
         if len(cols) >= 3 and int(cols[2]) > 0:
             qrels.setdefault(cols[0], set()).add(cols[1])
-    queries = [Query(q["_id"], q["text"], frozenset(qrels[q["_id"]])) for q in _jsonl(path / "queries.jsonl") if q["_id"] in qrels]
+    queries = [Query(q["_id"], q["text"], frozenset(qrels[q["_id"]]))
+               for q in _jsonl(path / "queries.jsonl", ("_id", "text")) if q["_id"] in qrels]
     docs = [{"doc_id": d["_id"], "title": d.get("title", ""), "content": d["text"],
-             "chunks": [{"chunk_id": d["_id"], "content": d["text"]}]} for d in _jsonl(path / "corpus.jsonl")]
+             "chunks": [{"chunk_id": d["_id"], "content": d["text"]}]} for d in _jsonl(path / "corpus.jsonl", ("_id", "text"))]
     return Dataset(path.name, "beir", queries, docs)
 
 
 def _load_chunked(path: Path) -> Dataset:
     docs = json.loads((path / "documents.json").read_text(encoding="utf-8"))
     queries = [Query(q["id"], q["question"], frozenset(q["gold_chunk_ids"]), q.get("answer"))
-               for q in _jsonl(path / "questions.jsonl")]
+               for q in _jsonl(path / "questions.jsonl", ("id", "question", "gold_chunk_ids"))]
     return Dataset(path.name, "chunked", queries, docs)
 
 
 def _load_pages(path: Path) -> Dataset:
     queries = []
-    for q in _jsonl(path):
+    for n, q in enumerate(_jsonl(path, ("id", "question")), 1):
         answerable = q.get("answerable", q.get("source") is not None)
+        if answerable and ("source" not in q or "page" not in q):
+            raise RagError(f"{path}: question {q['id']!r} (entry {n}) is answerable but names no 'source' and 'page'")
         gold = frozenset({f"{q['source']}#{q['page']}"}) if answerable else frozenset()
         queries.append(Query(q["id"], q["question"], gold, q.get("answer"), answerable))
     return Dataset(path.parent.name, "pages", queries)

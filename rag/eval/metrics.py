@@ -6,7 +6,6 @@ import logging
 import math
 import re
 from collections import Counter
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,11 +30,17 @@ def _gold_key(hit: Hit, query: Query, kind: str) -> str | None:
     c = hit.chunk
     if kind != "pages":
         return c.id if c.id in query.gold else None
-    for p in range(c.page_start, c.page_end + 1):
-        for key in (f"{c.source}#{p}", f"{Path(c.source).name}#{p}"):
-            if key in query.gold:
-                return key
+    for key in query.gold:
+        source, _, page = key.rpartition("#")
+        if same_file(c.source, source) and page.isdigit() and c.page_start <= int(page) <= c.page_end:
+            return key
     return None
+
+
+def same_file(indexed: str, named: str) -> bool:
+    """Whether an indexed source is the file a question set names: the same path, or one ending in it
+    ("docs/sqlite/limits.html" is "sqlite/limits.html" and "limits.html")."""
+    return indexed == named or indexed.endswith("/" + named.lstrip("/"))
 
 
 def relevance_flags(hits: list[Hit], query: Query, kind: str) -> list[bool]:
@@ -83,10 +88,24 @@ def _answer_tokens(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+(?:[.:][0-9]+)?", text)
 
 
+# one spelling per unit, so that "0.8 meters" states "0.8 m"
+_UNITS = {"meters": "m", "meter": "m", "metres": "m", "metre": "m", "kilometres": "km", "kilometers": "km", "kilometre": "km",
+          "kilometer": "km", "litres": "l", "liters": "l", "litre": "l", "liter": "l", "kilograms": "kg", "kilogram": "kg",
+          "minutes": "min", "minute": "min", "mins": "min", "hours": "h", "hour": "h", "hrs": "h", "seconds": "s", "second": "s",
+          "secs": "s", "sec": "s", "percent": "%", "per cent": "%"}
+_UNIT = re.compile(r"\b(" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r")\b")
+
+
+def _unit_tokens(text: str) -> list[str]:
+    return _answer_tokens(_UNIT.sub(lambda m: _UNITS[m.group(1)], text.lower().replace("%", " % ")))
+
+
 def contains_answer(text: str, gold: str) -> bool:
     """Whether ``text`` states the gold answer: its words in order, after numbers are normalised ("thirty" = 30,
-    "18,000" = 18000), dashes made plain and case ignored."""
-    want, have = _answer_tokens(gold), _answer_tokens(text)
+    "18,000" = 18000), dashes made plain, units spelt one way ("metres" = "m") and case ignored. A part of the
+    gold answer in parentheses ("250 (metres)") is optional."""
+    gold = re.sub(r"\s*\([^)]*\)", "", gold) or gold
+    want, have = _unit_tokens(gold), _unit_tokens(text)
     if not want:
         return False
     return any(have[i : i + len(want)] == want for i in range(len(have) - len(want) + 1))

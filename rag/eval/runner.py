@@ -17,7 +17,7 @@ from typing import Any
 from rag.core.config import Config
 from rag.core.errors import RagError
 from rag.eval.datasets import Dataset, Query, load_dataset, prepared_documents
-from rag.eval.metrics import containment, contains_answer, percentile, relevance_flags, score_ranking, token_f1
+from rag.eval.metrics import containment, contains_answer, percentile, relevance_flags, same_file, score_ranking, token_f1
 from rag.pipeline import Rag
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,8 @@ def evaluate(dataset_path: str | Path, config: Config, progress: bool = True, in
 
 def _cited_gold(answer: Any, query: Query, kind: str) -> list[bool]:
     if kind == "pages":
-        return [any(f"{name}#{c.page}" in query.gold for name in (c.source, Path(c.source).name)) for c in answer.citations]
+        return [any(same_file(c.source, key.rpartition("#")[0]) and key.endswith(f"#{c.page}") for key in query.gold)
+                for c in answer.citations]
     return [c.chunk_id in query.gold for c in answer.citations]
 
 

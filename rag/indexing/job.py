@@ -22,7 +22,7 @@ from ingest.chunking import doc_id_for
 from ingest.context import WriteContext
 from ingest.enrich import Prepared, prepare
 from ingest.loaders import STREAMABLE, Document, iter_text_parts, load, read_error
-from ingest.sync import Known, SourceFile, file_sha256, plan, recipe, scan
+from ingest.sync import Known, SourceFile, file_sha256, plan, recipe, scan, source_prefix
 from rag.core.config import Config
 from rag.core.errors import IngestError
 from rag.core.types import Chunk, FileResult
@@ -31,6 +31,7 @@ from rag.indexing.vectors import chunk_vectors
 from rag.models.embedder import Embedder
 from rag.retrieval.acronyms import CorpusAcronyms
 from rag.store.index import DocRecord, Index
+from rag.store.manifest import CORPUS_PENDING
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class IngestionJob:
         work: list[tuple[SourceFile, str]] = []
         for root in roots:
             try:
-                files, skipped = scan(root)
+                files, skipped = scan(root, source_prefix(root, known), self.config.index.follow_links)
             except (FileNotFoundError, NotADirectoryError) as exc:
                 results.append(FileResult(str(root), "failed", reason=str(exc)))
                 continue
@@ -74,14 +75,22 @@ class IngestionJob:
             results += [FileResult(f.source, "unchanged") for f in p.unchanged]
             work += [(f, "added") for f in p.new] + [(f, "updated") for f in p.changed]
             for gone in p.deleted:
+                self.index.set_state(CORPUS_PENDING, "1")
                 self.index.delete_document(doc_id_for(gone.source))
                 results.append(FileResult(gone.source, "removed"))
         if self.write_context is not None and work:
             minutes = llm_context_minutes([f for f, _ in work], self.config.chunk.size)
             log.warning("LLM-written context for %d files: about %.0f minutes on this machine's CPU", len(work), minutes)
+        resumed = bool(self.index.state(CORPUS_PENDING))  # a run stopped between its writes and the corpus step
+        if work:
+            self.index.set_state(CORPUS_PENDING, "1")
         results += self._read_embed_write(work, by_source, progress)
-        if any(r.status in ("added", "updated", "removed") for r in results):
-            self.corpus.after_changes(before, {doc_id_for(r.path) for r in results if r.status in ("added", "updated")})
+        written = {doc_id_for(r.path) for r in results if r.status in ("added", "updated")}
+        if resumed:
+            written |= {d.doc_id for d in self.index.documents() if d.status == "ok"}
+        if resumed or any(r.status in ("added", "updated", "removed") for r in results):
+            self.corpus.after_changes(before, written)
+        self.index.set_state(CORPUS_PENDING, "")
         return results
 
     def _read_embed_write(self, work: list[tuple[SourceFile, str]], by_source: dict[str, Known], progress: bool) -> list[FileResult]:
@@ -198,13 +207,17 @@ class IngestionJob:
                             d, "added")
                    for d in docs]
         before = dict(self.acronyms.current)
+        self.index.set_state(CORPUS_PENDING, "1")
         self._write(pending, progress)
         self.corpus.after_changes(before, {p.record.doc_id for p in pending})
+        self.index.set_state(CORPUS_PENDING, "")
 
     def delete(self, doc_id: str) -> None:
         before = dict(self.acronyms.current)
+        self.index.set_state(CORPUS_PENDING, "1")
         self.index.delete_document(doc_id)
         self.corpus.after_changes(before, set())
+        self.index.set_state(CORPUS_PENDING, "")
 
 
 def ingestion_recipe(c: Config) -> str:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rag.store.bm25 import Bm25Index
 from rag.store.index import Index
+from rag.store.manifest import CORPUS_PENDING
 
 
 def doctor(index: Index, repair: bool = False) -> list[str]:
@@ -21,9 +21,10 @@ def doctor(index: Index, repair: bool = False) -> list[str]:
             problems.append(f"{d.source}: manifest says {d.chunks} chunks, Chroma holds {counts.get(d.doc_id, 0)}")
     orphans = [doc_id for doc_id in counts if doc_id not in docs or docs[doc_id].status == "failed" and not docs[doc_id].chunks]
     problems += [f"{counts[o]} chunks of unknown document {o}" for o in orphans]
-    bm25 = Bm25Index.load(index.path / "bm25")
-    if bm25 is not None and bm25.stamp.get("generation") != index.generation:
-        problems.append("BM25 index is stale (it is rebuilt on the next search)")
+    if index.state(CORPUS_PENDING):
+        problems.append("corpus metadata (acronyms, topics) was not brought up to date after the last change "
+                        "(it is on the next ingest)")
+    # a BM25 index older than the last write is no problem: the next search rebuilds it (and so does --repair)
     if repair:
         for d in docs.values():
             if d.status == "indexing" or (d.status == "ok" and counts.get(d.doc_id, 0) != d.chunks):

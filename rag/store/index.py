@@ -24,6 +24,7 @@ from rag.store.bm25 import Bm25Index, bm25_fields
 from rag.store.chroma import ChromaStore
 from rag.store.manifest import DocRecord, Manifest
 from rag.store.rwlock import ReadWriteLock
+from rag.store.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,8 @@ class Index:
         self._lock = threading.RLock()  # one BM25 rebuild at a time
         self._rw = ReadWriteLock()  # searches read side by side; each document write runs alone
         self.reading = self._rw.reading
-        self.ingesting = threading.Lock()  # one sync at a time per index (UI button and API alike)
+        # one writer at a time per index: threads of this process and other processes alike (UI button, API, CLI)
+        self.ingesting = WriterLock(self.path / "write.lock")
         self.manifest = Manifest(self.path / "manifest.sqlite3")
         self.store = ChromaStore(self.path / "chroma", chroma_url, chroma_token)
         self._bm25: Bm25Index | None = None

@@ -21,6 +21,11 @@ CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT);
 """
 
 
+# a manifest state: documents were written and the corpus-wide step (acronyms per chunk, topics) has not run yet;
+# a run killed in between leaves it set, and the next sync finishes the step
+CORPUS_PENDING = "corpus_pending"
+
+
 @dataclass(frozen=True)
 class DocRecord:
     doc_id: str

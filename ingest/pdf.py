@@ -1,0 +1,135 @@
+"""PDFs: text per page with pypdf, running heads and footers removed, numbered headings found, ruled tables
+rewritten as rows that name their columns (pdfplumber's table finder, on pages that draw rules)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from pathlib import Path
+
+from ingest.document import Document, Heading, first_line_title, normalise
+from ingest.tables import pdf_tables_as_rows
+from rag.core.errors import IngestError
+
+log = logging.getLogger(__name__)
+
+
+_NUMBERED_HEADING = re.compile(r"^(\d+(?:\.\d+){0,3})\.?\s+([A-Z][^.!?:]{1,80})$")
+
+
+def pdf_headings(page_no: int, text: str) -> list[Heading]:
+    """Numbered lines like ``2.1 Storage limits`` are headings; their depth is the number's depth."""
+    headings = []
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        m = _NUMBERED_HEADING.match(stripped)
+        if m and len(stripped.split()) <= 12 and not stripped.endswith(","):
+            headings.append(Heading(page_no, offset + line.index(stripped[0]), m.group(1).count(".") + 1, stripped))
+        offset += len(line)
+    return headings
+
+
+_PAGE_NUMBERING = re.compile(r"\d+|\b[IVXLCDM]+\b")
+
+
+def _running_key(line: str) -> str:
+    """A line with its numbers blanked: "Page 3 of 9" and "Page 4 of 9" are the same running line."""
+    return " ".join(_PAGE_NUMBERING.sub("#", line).split()).lower()
+
+
+def _edge_lines(text: str, edge: int) -> list[str]:
+    """The first and last ``edge`` lines, less numbered headings ("3 Results" opening each page is no running head)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return [line for line in lines[:edge] + lines[-edge:] if not _NUMBERED_HEADING.match(line.strip())]
+
+
+def strip_running_lines(pages: tuple[str, ...], edge: int = 2, share: float = 0.4, min_pages: int = 3) -> tuple[str, ...]:
+    """Pages without the running heads, footers and page numbers printed on most of them.
+
+    Left in, such a line becomes a chunk of its own wherever a heading follows it, matches every query that
+    names the document, and is what small models echo instead of answering. Only the first and last ``edge``
+    lines of a page are candidates, and only when their number-blind form recurs there on ``share`` of the
+    pages (and at least ``min_pages``), so body text repeated by chance stays.
+    """
+    if len(pages) < min_pages:
+        return pages
+    seen = Counter(key for text in pages for key in {_running_key(line) for line in _edge_lines(text, edge)})
+    running = {key for key, n in seen.items() if n >= max(min_pages, share * len(pages))}
+    return tuple(_without_running(text, running, edge) for text in pages) if running else pages
+
+
+def _without_running(text: str, running: set[str], edge: int) -> str:
+    lines = text.splitlines(keepends=True)
+    content = [i for i, line in enumerate(lines) if line.strip()]
+    drop: set[int] = set()
+    for order in (content, content[::-1]):  # from the top, then from the bottom, stopping at the first body line
+        for i in order[:edge]:
+            if _running_key(lines[i]) not in running:
+                break
+            drop.add(i)
+    return "".join(line for i, line in enumerate(lines) if i not in drop).strip("\n")
+
+
+def load_pdf(path: Path, source: str) -> Document:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted:
+            try:
+                ok = reader.decrypt("")
+            except Exception as exc:  # pypdf raises several types for unsupported crypto
+                raise IngestError(source, f"encrypted PDF that cannot be opened ({exc})") from None
+            if not ok:
+                raise IngestError(source, "encrypted PDF: a password is required")
+        raw_pages = tuple(normalise(page.extract_text() or "") for page in reader.pages)
+        raw_pages = _with_table_rows(path, reader, raw_pages)
+        meta_title = (reader.metadata.title if reader.metadata else None) or ""
+    except IngestError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise IngestError(source, f"corrupt or truncated PDF ({exc})") from None
+    if not raw_pages:
+        raise IngestError(source, "PDF has no pages")
+    if not any(p.strip() for p in raw_pages):
+        raise IngestError(source, "no text layer; OCR is not supported")
+    pages = strip_running_lines(raw_pages)
+    headings = tuple(h for n, text in enumerate(pages, 1) for h in pdf_headings(n, text))
+    # a running head often is the best title a PDF without metadata has
+    title = meta_title.strip() or first_line_title("\n".join(raw_pages), path.stem)
+    return Document(source, title, pages, headings, "pdf")
+
+
+def _with_table_rows(path: Path, reader, pages: tuple[str, ...]) -> tuple[str, ...]:  # noqa: ANN001 - a PdfReader
+    """Pages whose ruled tables (found by pdfplumber's table finder) are rewritten as self-describing rows. The
+    finder parses a page's layout, ten times pypdf's cost, so only pages that draw enough lines are given to it."""
+    ruled = [n for n, page in enumerate(reader.pages) if pages[n].strip() and _draws_rules(page)]
+    if not ruled:
+        return pages
+    try:
+        import pdfplumber
+    except ImportError:
+        return pages
+    out = list(pages)
+    try:
+        with pdfplumber.open(str(path)) as pdf:
+            for n in ruled:
+                tables = [t.extract() for t in pdf.pages[n].find_tables()]
+                if tables:
+                    out[n] = pdf_tables_as_rows(pages[n], tables)
+    except Exception as exc:  # noqa: BLE001 - the plain text is still there: tables are a refinement
+        log.warning("%s: tables not read (%s)", path.name, exc)
+        return pages
+    return tuple(out)
+
+
+def _draws_rules(page) -> bool:  # noqa: ANN001 - a pypdf page
+    """Whether a page's content draws at least a few lines or rectangles (table rules), read without layout."""
+    try:
+        data = page.get_contents().get_data() if page.get_contents() is not None else b""
+    except Exception:  # noqa: BLE001 - unreadable content: let the finder decide
+        return True
+    return len(re.findall(rb"[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+re\b|\bl\s+S\b|[\d.]+\s+[\d.]+\s+l\b", data)) >= 4

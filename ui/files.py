@@ -1,0 +1,82 @@
+"""The one route that serves documents: ``/document/{doc_id}``, for indexed documents only.
+
+A client never names a path: it names a document id, and only a document the index holds with status ok is
+served, from the path the index recorded, if that path is still a regular file outside every index folder.
+Documents are never served as active content in the app's origin: PDFs go inline (the browser's viewer opens
+them at a page) with ``nosniff`` and a policy that lets nothing run; anything else is a download as plain text.
+The page's login applies here too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import HTTPException, Request  # FastAPI reads the route's annotations: these must be module names
+from fastapi.responses import FileResponse
+
+PDF_POLICY = "default-src 'none'; object-src 'none'; script-src 'none'; frame-ancestors 'self'"
+
+
+def document_links(documents: list[Any]) -> dict[str, str]:
+    """Source -> URL for the documents the route serves (PDFs: the source cards link to a page of them)."""
+    return {d.source: f"/document/{d.doc_id}" for d in documents if d.status == "ok" and d.path.lower().endswith(".pdf")}
+
+
+def servable(documents: list[Any], doc_id: str, index_folder: Path) -> Path | None:
+    """The file of an indexed, ok document, when it is a regular file (not a link) outside the index folder."""
+    doc = next((d for d in documents if d.doc_id == doc_id and d.status == "ok" and d.path), None)
+    if doc is None:
+        return None
+    path = Path(doc.path)
+    if path.is_symlink() or not path.is_file():
+        return None
+    real, index = path.resolve(), index_folder.resolve()
+    if real == index or index in real.parents:
+        return None
+    return real
+
+
+def add_document_route(server: Any, documents: Any, index_folder: Path) -> None:
+    """Register ``/document/{doc_id}`` on Gradio's FastAPI app; ``documents()`` lists the index's documents."""
+    def logged_in(request: Request) -> bool:
+        if server.auth is None and getattr(server, "auth_dependency", None) is None:
+            return True
+        token = request.cookies.get(f"access-token-{server.cookie_id}") or request.cookies.get(
+            f"access-token-unsecure-{server.cookie_id}")
+        return server.tokens.get(token) is not None
+
+    def document(doc_id: str, request: Request) -> FileResponse:
+        if not logged_in(request):
+            raise HTTPException(status_code=401, detail="Not authenticated")
+        path = servable(documents(), doc_id, index_folder)
+        if path is None:
+            raise HTTPException(status_code=404, detail="no such document")
+        headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+        if path.suffix.lower() == ".pdf":
+            headers["Content-Security-Policy"] = PDF_POLICY
+            return FileResponse(path, media_type="application/pdf", headers=headers, content_disposition_type="inline",
+                                filename=path.name)
+        headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return FileResponse(path, media_type="text/plain; charset=utf-8", headers=headers, content_disposition_type="attachment",
+                            filename=path.name)
+
+    server.add_api_route("/document/{doc_id}", document, methods=["GET"])
+
+
+def store_upload(source: Path, folder: Path, name: str) -> Path:
+    """Copy an uploaded file into the upload folder as ``name`` (already made safe); a different file of that name
+    is never overwritten: the new one becomes "name (2).ext". The same bytes uploaded again are not copied twice."""
+    import filecmp
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    stem, suffix = Path(name).stem, Path(name).suffix
+    target, n = folder / name, 1
+    while target.exists():
+        if filecmp.cmp(source, target, shallow=False):
+            return target
+        n += 1
+        target = folder / f"{stem} ({n}){suffix}"
+    shutil.copyfile(source, target)
+    return target
