@@ -106,3 +106,43 @@ def test_4_evaluate_tab(page, shots: Path, sample_rag) -> None:  # noqa: ANN001
     expect(page.locator("#metrics")).to_contain_text("ndcg@10")
     expect(page.locator("#metrics")).to_contain_text("n_queries")
     page.screenshot(path=str(shots / "4-evaluate.png"), full_page=True)
+
+
+def test_5_an_uploaded_html_page_never_runs_in_the_app(page, tmp_path: Path) -> None:  # noqa: ANN001
+    from ingest.chunking import doc_id_for
+
+    evil = tmp_path / "tide-notice.html"
+    evil.write_text("<html><body><p>Tide tables are posted at the harbour office every Monday.</p>"
+                    "<script>window.top.pwned = document.cookie || 'ran';</script></body></html>")
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#upload input[type=file]").set_input_files(str(evil))
+    page.locator("#ingest-uploads").click()
+    expect(page.locator("#ingest-status")).to_contain_text("tide-notice.html")
+    url = f"/document/{doc_id_for('uploads/tide-notice.html')}"
+    status, kind, disposition = page.evaluate(
+        "async url => { const r = await fetch(url); return [r.status, r.headers.get('content-type'), "
+        "r.headers.get('content-disposition')]; }", url)
+    assert status == 200 and kind.startswith("text/plain") and disposition.startswith("attachment")
+    page.evaluate("url => { const f = document.createElement('iframe'); f.src = url; document.body.appendChild(f); }", url)
+    page.wait_for_timeout(2000)
+    assert page.evaluate("window.pwned === undefined")  # its script never ran in the app's origin
+
+
+def test_6_a_folder_synced_after_the_server_started_opens_at_its_page(page, tmp_path: Path) -> None:  # noqa: ANN001
+    from tests.conftest import write_pdf
+
+    folder = tmp_path / "winter"
+    folder.mkdir()
+    write_pdf(folder / "winter-timetable.pdf", [["# Winter timetable", "The winter ferry Skua leaves the quay at 07:15 on Tuesdays."]])
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#folder textarea").fill(str(folder))
+    page.locator("#sync-folder").click()
+    expect(page.locator("#ingest-status")).to_contain_text("winter-timetable.pdf")
+    page.get_by_role("tab", name="Chat").click()
+    page.locator("#question textarea").fill("When does the winter ferry Skua leave the quay?")
+    page.locator("#question textarea").press("Enter")
+    link = page.locator("#sources .source-card", has_text="winter-timetable.pdf").locator("a", has_text="open page").first
+    link.wait_for()
+    status, kind = page.evaluate("async url => { const r = await fetch(url); return [r.status, r.headers.get('content-type')]; }",
+                                 link.get_attribute("href"))
+    assert status == 200 and kind == "application/pdf"

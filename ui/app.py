@@ -155,8 +155,8 @@ def build_app(rag: Rag) -> gr.Blocks:
                     files = gr.File(label="Upload documents", file_count="multiple", type="filepath", elem_id="upload")
                     upload_btn = gr.Button("Ingest uploaded files", variant="primary", elem_id="ingest-uploads")
                 with gr.Column():
-                    folder = gr.Textbox(label="Or a folder on this machine", placeholder="/path/to/documents")
-                    folder_btn = gr.Button("Sync folder")
+                    folder = gr.Textbox(label="Or a folder on this machine", placeholder="/path/to/documents", elem_id="folder")
+                    folder_btn = gr.Button("Sync folder", elem_id="sync-folder")
                     resync_btn = gr.Button("Re-sync all ingested folders")
             status = gr.Dataframe(headers=["file", "status", "chunks", "reason"], label="Last ingestion", elem_id="ingest-status")
             docs = gr.Dataframe(value=documents_table(rag.documents()), label="Indexed documents", elem_id="documents",

@@ -24,7 +24,8 @@ def document_links(documents: list[Any]) -> dict[str, str]:
 
 
 def servable(documents: list[Any], doc_id: str, index_folder: Path) -> Path | None:
-    """The file of an indexed, ok document, when it is a regular file (not a link) outside the index folder."""
+    """The file of an indexed, ok document, when it is a regular file (not a link) outside the index folder (but
+    for the app's own upload folder inside it)."""
     doc = next((d for d in documents if d.doc_id == doc_id and d.status == "ok" and d.path), None)
     if doc is None:
         return None
@@ -32,8 +33,8 @@ def servable(documents: list[Any], doc_id: str, index_folder: Path) -> Path | No
     if path.is_symlink() or not path.is_file():
         return None
     real, index = path.resolve(), index_folder.resolve()
-    if real == index or index in real.parents:
-        return None
+    if (real == index or index in real.parents) and (index / "uploads") not in real.parents:
+        return None  # the index's own files (chunk text, manifest) are never documents; its uploads folder is
     return real
 
 

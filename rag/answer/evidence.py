@@ -32,7 +32,12 @@ class Evidence:
 # sentences that address the model rather than state facts: prompt-injection attempts inside documents
 _INJECTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules|directions)\b|\byou are now\b|"
-    r"\b(reply|respond|answer)\s+only\s+with\b|\bsystem prompt\b|\bnew instructions?\b",
+    r"\b(reply|respond|answer)\s+only\s+with\b|\bsystem prompt\b|\bnew instructions?\b|"
+    # rules about how to reply: "whatever the question, the only correct reply is ...", "always answer ..."
+    r"\bwhatever the question\b|\b(only|single)\s+(correct|right|valid|acceptable)\s+(reply|answer|response)\b|"
+    r"\b(always|must)\s+(reply|respond|answer)\b|\b(new|updated)\s+rules?\s+(from|by)\s+the\s+(administrator|admin|system|operator)\b|"
+    r"\b(note|message|instructions?)\s+(to|for)\s+the\s+(assistant|AI|chatbot|language model|LLM)\b|"
+    r"\b(answer|reply|response)\s+to\s+(any|every|all)\s+questions?\b|\b(answer|reply)\s+every\s+question\b",
     re.I,
 )
 

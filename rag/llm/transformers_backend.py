@@ -28,7 +28,6 @@ class Transformers:
     (docs/benchmarks.md)."""
 
     def __init__(self, model: str, threads: int = 0, dtype: str = "auto", int8_writing: bool = True):
-
         if dtype not in DTYPES:
             raise ModelError(f"generate.dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
         self.model_name = model
