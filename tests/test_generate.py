@@ -261,3 +261,22 @@ def test_reworded_instructions_in_a_document_never_reach_the_prompt() -> None:
     text = " ".join([facts[0], attempts[0]])
     hit = Hit(Chunk(id="m:0", doc_id="m", text=text, source="manual.md"), 1.0, "fused")
     assert "HACKED" not in whole([hit])[0].text and "TARNWICK SPARKS" in whole([hit])[0].text
+
+
+def test_the_question_said_back_with_a_marker_for_its_answer_is_no_answer() -> None:
+    from rag.answer.reply import answer_start
+
+    hits = _hits()
+    question = "How long may a diver stay on a single dive?"
+    assert answer_start("A diver may stay on a single dive for [3].", hits, question) == ""
+    assert answer_start("A diver may stay on a single dive for 40 minutes [3].", hits, question).endswith("40 minutes [3].")
+    assert answer_start("Divers may stay [3].", hits, "Do divers stay on the boat?")  # a decision said back is an answer
+
+
+def test_figures_compare_as_numbers_and_the_question_said_back_is_no_invention() -> None:
+    hits = [Hit(Chunk(id="c:0", doc_id="c", text="Bars in a group are five points apart by default.", source="charts.md"), 1.0, "fused")]
+    assert unsupported("The default groupSpacing is 5 points [1].", hits, question="What is the default groupSpacing?") == ""
+    assert unsupported("The default groupSpacing is 6 points [1].", hits, question="What is the default groupSpacing?")
+    table = [Hit(Chunk(id="t:0", doc_id="t", text="Format: %tH | Explanation: hours, not wrapped at 24", source="g.md"), 1.0, "fused")]
+    question = "Which relative-time format gives hours without wrapping at 24?"
+    assert unsupported("The relative-time format that gives hours without wrapping at 24 is %tH [1].", table, question=question) == ""

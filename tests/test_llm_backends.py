@@ -272,3 +272,26 @@ def test_answer_evaluation_scores_the_answers_and_survives_a_failed_question(tmp
     assert report.metrics["answer_containment"] == 1.0  # "14:30" is in the answer
     assert report.metrics["citation_precision"] == 1.0  # the cited page holds the gold answer
     assert [r.get("error", "") != "" for r in report.per_query] == [False, True]
+
+
+def test_a_value_from_the_neighbouring_row_is_asked_again_with_the_right_row(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
+    def reply(body: dict) -> list[str]:  # a model that reads across rows first, and right when shown B3's row alone
+        passages = body["messages"][-1]["content"]
+        return ["Buoy B3 was deployed on 14 May 2022 [1]."] if "B1" in passages else ["B3 was deployed on 2 August 2023 [1]."]
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "buoys.md").write_text("# Buoys\n\n| Buoy | Depth | Deployed |\n|---|---|---|\n| B1 | 42 m | 14 May 2022 |\n"
+                                   "| B2 | 61 m | 14 May 2022 |\n| B3 | 78 m | 2 August 2023 |\n")
+    with fake_openai(reply) as fake:
+        rag = make_rag(**{"generate.backend": "openai", "generate.base_url": fake.url, "generate.model": "any", "rerank.method": "none"})
+        rag.ingest(docs, progress=False)
+        answer = rag.ask("When was buoy B3 deployed?")
+        assert len(fake.seen) == 2 and "B1" not in fake.seen[1]["messages"][-1]["content"]
+    assert not answer.abstained and "2 August 2023" in answer.text and answer.timings["repaired"] == 1.0
+    assert answer.citations and "B3" in answer.citations[0].quote  # the row itself is the quote
+    with fake_openai(lambda body: ["Buoy B3 was deployed on 14 May 2022 [1]."]) as fake:  # wrong both times: withheld
+        rag = make_rag(**{"generate.backend": "openai", "generate.base_url": fake.url, "generate.model": "any", "rerank.method": "none"})
+        rag.ingest(docs, progress=False)
+        answer = rag.ask("When was buoy B3 deployed?")
+    assert answer.abstained and "for something other than B3" in answer.text and "14 May 2022" in answer.withheld

@@ -8,12 +8,13 @@ cue for a sentence); a draft the passages do not back is withheld with its reaso
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 
-from rag.answer.checks import decision_of, recite, unsupported, without_decision
+from rag.answer.checks import decision_of, identifiers, misattributed, recite, rows_naming, unsupported, without_decision
 from rag.answer.citations import cite, grounds
-from rag.answer.evidence import compress, evidence_budget, fit_passages, whole
+from rag.answer.evidence import Evidence, compress, evidence_budget, fit_passages, whole
 from rag.answer.prompt import (
     HEADER_TOKENS,
     Prompt,
@@ -81,7 +82,7 @@ class Answerer:
                         yield Token(piece)
                         continue
                     held.append(piece)
-                    shown = answer_start("".join(held), prompt.passages)
+                    shown = answer_start("".join(held), prompt.passages, question)
                     if shown:
                         timings["first_token"] = time.perf_counter() - t0
                         parts.append(shown)
@@ -104,6 +105,14 @@ class Answerer:
         claim = without_decision(text) if decided else text
         # a decision is checked on the sentence it gives, not on the word "Yes"
         reason = "" if abstained or not has_words(claim) else unsupported(claim, prompt.passages, question=question)
+        repaired = 0.0
+        if not abstained and not reason and (stray := misattributed(claim, prompt.passages, question)):
+            fixed = self._repair(question, prompt.passages, budget, generator)
+            if fixed is None:
+                reason = stray
+            else:
+                log.info("answer repaired (%s): %r -> %r", stray, text, fixed)
+                text, repaired = fixed, 1.0
         withheld = ""
         if reason:  # a draft the passages do not back is not shown as an answer
             log.info("answer withheld (%s): %r", reason, text)
@@ -117,7 +126,7 @@ class Answerer:
             log.info("answer withheld (%s): %r", reason, text)
             withheld, text, abstained = text, f"{g.abstain_text} (A draft answer was withheld: {reason}.)", True
         notes = {"dropped_passages": float(prompt.dropped), "trimmed_passages": float(trimmed), "prompt_budget": float(budget),
-                 "tokens_counted_exactly": float(count.exact), "asked_again": float(retried),
+                 "tokens_counted_exactly": float(count.exact), "asked_again": float(retried), "repaired": repaired,
                  "prompt_tokens": float(generator.last_usage.get("prompt_tokens", 0))}
         yield AnswerDone(Answer(text, citations, tuple(prompt.passages), abstained, {**timings, **notes}, question, withheld,
                                 prompt.messages[-1]["content"]))
@@ -135,6 +144,28 @@ class Answerer:
             evidence = whole(hits)
         evidence, trimmed = fit_passages(question, evidence, self.sentences, room, count)
         return build_prompt(question, evidence, budget, g.abstain_text, count), trimmed, budget
+
+    def _repair(self, question: str, passages: list[Hit], budget: int, generator: Queued) -> str | None:
+        """Ask once more, shown only the rows that name the question's identifier (the model took a value from a
+        neighbouring row); the new answer, its markers numbered as in ``passages``, or None when it fails too."""
+        g = self.config
+        rows = rows_naming(passages, identifiers(question))
+        evidence = []
+        for n, hit in enumerate(passages, 1):
+            spans = tuple(span for m, span in rows if m == n)
+            if spans:
+                evidence.append(Evidence(hit, " ".join(" ".join(hit.chunk.text[a:b].split()) for a, b in spans), spans))
+        retry = build_prompt(question, evidence, budget, g.abstain_text, generator.count_tokens)
+        try:
+            text = generator.complete(retry.messages, g.max_tokens, g.temperature).strip()
+        except RagError:
+            return None
+        number = {i: passages.index(h) + 1 for i, h in enumerate(retry.passages, 1)}
+        text = re.sub(r"\[(\d{1,2})\]", lambda m: f"[{number.get(int(m.group(1)), int(m.group(1)))}]", text)
+        if (is_abstention(text, g.abstain_text) or unsupported(text, passages, question=question)
+                or misattributed(text, passages, question)):
+            return None
+        return text
 
     def _too_weak(self, hits: list[Hit]) -> bool:
         """Nothing worth reading: no keyword match and no passage close in meaning (the LLM is not asked)."""

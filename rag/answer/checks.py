@@ -7,8 +7,10 @@ import re
 
 from rag.answer.prompt import passage_header
 from rag.answer.reply import MARKER, cited_numbers
+from rag.answer.subjects import is_identifier
 from rag.core.analyzer import tokenize
-from rag.core.sentences import split_sentences
+from rag.core.numbers import normalize_numbers
+from rag.core.sentences import sentence_spans, split_sentences
 from rag.core.types import Hit
 
 _NUMBER_TEXT = r"(?<![\w.])\d+(?:[.,:]\d+)*"
@@ -30,8 +32,13 @@ def _evidence(passages: list[Hit], which: set[int]) -> str:
     return " ".join(f"{passage_header(i, h)} {h.chunk.text}" for i, h in enumerate(passages, 1) if not which or i in which)
 
 
+def _numbers(text: str) -> set[str]:
+    """The figures a text states, however it writes them ("five" is 5, "18,000" is 18000)."""
+    return set(_NUMBER.findall(normalize_numbers(text)))
+
+
 def _invented(text: str, known: set[str]) -> list[str]:
-    return [n for n in _NUMBER.findall(text) if n not in known and n.replace(",", "") not in known]
+    return [n for n in _NUMBER.findall(normalize_numbers(text)) if n not in known and n.replace(",", "") not in known]
 
 
 def _focus_terms(question: str, passages: list[Hit]) -> set[str]:
@@ -50,23 +57,23 @@ def recite(answer: str, passages: list[Hit], question: str = "") -> str:
     an off-topic sentence still counts as unsupported."""
     marked = cited_numbers(answer, passages)
     body = _claims(answer)
-    missing = _invented(body, set(_NUMBER.findall(f"{_evidence(passages, marked)} {question}"))) if marked else []
+    missing = _invented(body, _numbers(f"{_evidence(passages, marked)} {question}")) if marked else []
     if not missing:
         return answer
     focus = _focus_terms(question, passages)
     terms = set(tokenize(body))
     used = {i: terms & set(tokenize(h.chunk.text)) for i, h in enumerate(passages, 1)}  # the reply's words each passage holds
-    units = {x: set(tokenize(u)[:1]) for x, u in _FIGURE.findall(body)}  # "9 km": the word after a figure, if any
+    units = {x: set(tokenize(u)[:1]) for x, u in _FIGURE.findall(normalize_numbers(body))}  # "9 km": the word after a figure
     for n, hit in enumerate(passages, 1):
         if n in marked:
             continue
-        about = [(set(_NUMBER.findall(s)), words) for s in split_sentences(hit.chunk.text) if focus & (words := set(tokenize(s)))]
+        about = [(_numbers(s), words) for s in split_sentences(hit.chunk.text) if focus & (words := set(tokenize(s)))]
         # each figure, with its unit, in one of the passage's sentences about the question
         if not all(any(not _invented(x, numbers) and units.get(x, set()) <= words for numbers, words in about) for x in missing):
             continue
         if not set().union(*(used[c] for c in marked)) - used[n]:  # nothing came from the cited passage: cite n alone
             return MARKER.sub(f"[{n}]", answer)
-        at = answer.find(missing[0])  # else cite passage n where its figure's sentence ends
+        at = max(0, answer.find(missing[0]))  # else cite passage n where its figure's sentence ends
         end = _SENTENCE_END.search(answer, at)
         cut = end.start() if end else len(answer.rstrip())
         return f"{answer[:cut]} [{n}]{answer[cut:]}"
@@ -87,18 +94,49 @@ def without_decision(answer: str) -> str:
     return _DECIDED.sub("", answer, count=1)
 
 
+def identifiers(question: str) -> set[str]:
+    """The question's identifiers (B3, WO-1192): the names that single out one row or item among its neighbours."""
+    return {t for t in tokenize(question) if is_identifier(t)}
+
+
+def rows_naming(passages: list[Hit], names: set[str]) -> list[tuple[int, tuple[int, int]]]:
+    """(passage number, span) of every passage sentence or table row that names one of ``names``."""
+    out = []
+    for n, hit in enumerate(passages, 1):
+        text = hit.chunk.text
+        out += [(n, (a, b)) for a, b in sentence_spans(text) if names & set(tokenize(text[a:b]))]
+    return out
+
+
+def misattributed(answer: str, passages: list[Hit], question: str) -> str:
+    """Why the answer's figures belong to another row than the one the question names ("" when they do not):
+    asked about buoy B3, a date from B1's row of the same table is stated in the passage, but not about B3.
+    Judged only when some passage names the question's identifier at all."""
+    names = identifiers(question)
+    rows = [passages[n - 1].chunk.text[a:b] for n, (a, b) in rows_naming(passages, names)] if names else []
+    if not rows:
+        return ""
+    figures = _invented(_claims(answer), _numbers(question))  # the answer's own figures, not the question's
+    stated = set().union(*(_numbers(r) for r in rows))
+    stray = sorted({x for x in figures if x not in stated and x.replace(",", "") not in stated})
+    if not stray:
+        return ""
+    return f"the passages give {', '.join(stray)} for something other than {', '.join(sorted(names)).upper()}"
+
+
 def unsupported(answer: str, passages: list[Hit], min_term_support: float = 0.5, question: str = "") -> str:
     """Why an answer is not supported by the passages ("" when it is): a number the passages never state, or
     too few of its content words in them. Small models invent figures; this catches the common case.
-    Numbers the question states are not invented when the answer repeats them ("in the week of 14 October")."""
+    Numbers and words the question states are not invented when the answer repeats them ("in the week of 14
+    October"); figures compare as numbers ("five points" states 5)."""
     body = _claims(answer)
     marked = cited_numbers(answer, passages)  # numbers must come from the passages the answer cites (all when it cites none)
     evidence = _evidence(passages, marked)
-    invented = _invented(body, set(_NUMBER.findall(f"{evidence} {question}")))
+    invented = _invented(body, _numbers(f"{evidence} {question}"))
     if invented:
         return f"the passages do not state {', '.join(sorted(set(invented)))}"
     terms = set(tokenize(body))
-    known = set(tokenize(evidence))
+    known = set(tokenize(evidence)) | set(tokenize(question))  # saying the question back invents nothing
     if terms and len(terms & known) / len(terms) < min_term_support:
         return "most of the answer's words do not occur in the passages"
     return ""

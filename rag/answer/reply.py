@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from rag.answer.prompt import passage_header
+from rag.answer.prompt import is_decision, passage_header
+from rag.core.analyzer import tokenize
 from rag.core.types import Hit
 
 MARKER = re.compile(r"\[(\d{1,2})(?:\s*,\s*(\d{1,2}))*\]")
@@ -16,7 +17,7 @@ _ABSTAIN = re.compile(
 )
 
 
-def answer_start(text: str, passages: list[Hit]) -> str:
+def answer_start(text: str, passages: list[Hit], question: str = "") -> str:
     """The opening of a reply as it may be shown: echoed passage headers taken out (small models start with
     one, or reply with nothing else), and "" while it is still only citation markers, headers, a document
     title or heading, or an unfinished parenthesis that may become a header."""
@@ -33,8 +34,11 @@ def answer_start(text: str, passages: list[Hit]) -> str:
     pieces = [" ".join(p.strip(" .:,;").split()).lower() for p in pieces]
     if all(p in labels for p in pieces if re.search(r"\w", p)):
         return ""
-    # "The passage number for the answer is [1]": a marker in place of the value is no answer either
-    if set(re.findall(r"[a-z]+", body.lower())) <= _ABOUT_PASSAGES:
+    # "The passage number for the answer is [1]", or the question said back with a marker where its answer should
+    # be ("the key that deletes the previous word is [4]"): a marker in place of the value is no answer either
+    said = set(re.findall(r"[a-z]+", body.lower()))
+    if said <= _ABOUT_PASSAGES or (question and not is_decision(question)
+                                   and set(tokenize(body)) <= set(tokenize(question)) | _ABOUT_TERMS):
         return ""
     return re.sub(r"(\[\d{1,2}\])(\s*\1)+", r"\1", re.sub(r"[ \t]{2,}", " ", text)).lstrip()
 
@@ -43,6 +47,7 @@ def answer_start(text: str, passages: list[Hit]) -> str:
 _ABOUT_PASSAGES = set("the a an this that it its is are was be can could found find given provided stated in on at of for to "
                       "as by see refer please passage passages number numbers answer answers question document documents "
                       "text source sources information which".split())
+_ABOUT_TERMS = set(tokenize(" ".join(_ABOUT_PASSAGES)))
 
 
 def _heading_line(text: str) -> str:
