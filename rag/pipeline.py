@@ -7,8 +7,6 @@ It only composes the families: the ingestion job (``rag.indexing``), the retriev
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +15,7 @@ from ingest.enrich import Prepared
 from rag.answer.answerer import Answerer
 from rag.core.config import Config, load_config
 from rag.core.errors import RagError
+from rag.core.recent import Recent
 from rag.core.types import Answer, AnswerDone, Event, Failed, Hit, IngestReport
 from rag.indexing.context_writer import context_writer
 from rag.indexing.corpus import CorpusMetadata
@@ -63,8 +62,7 @@ class Rag:
                                    c.rerank.candidates)
         self.answerer = Answerer(c.generate, lambda q, k: self.retriever.search(q, k).hits, lambda: self.generator, self.sentences,
                                  self.retriever.mentions)
-        self._views: OrderedDict[tuple, Rag] = OrderedDict()
-        self._views_lock = threading.Lock()
+        self._views: Recent[Rag] = Recent(VIEWS)
 
     @classmethod
     def open(cls, path: str | Path | None = None, config: Config | str | Path | None = None) -> Rag:
@@ -76,16 +74,12 @@ class Rag:
     def with_options(self, overrides: dict[str, object]) -> Rag:
         """A view of the same index with query-time settings changed, e.g. per UI session; made once per combination.
         Ingestion settings apply when documents are re-ingested."""
-        key = tuple(sorted((k, str(v)) for k, v in overrides.items()))
-        with self._views_lock:
-            if key not in self._views:
-                config = self.config.override(overrides)
-                same = config.rerank.lexical == self.config.rerank.lexical and config.embed == self.config.embed
-                self._views[key] = Rag(config, self.index, self.acronyms, self.sentences if same else None)
-                while len(self._views) > VIEWS:
-                    self._views.popitem(last=False)
-            self._views.move_to_end(key)
-            return self._views[key]
+        def make() -> Rag:
+            config = self.config.override(overrides)
+            same = config.rerank.lexical == self.config.rerank.lexical and config.embed == self.config.embed
+            return Rag(config, self.index, self.acronyms, self.sentences if same else None)
+
+        return self._views.get(tuple(sorted((k, str(v)) for k, v in overrides.items())), make)
 
     def __enter__(self) -> Rag:
         return self
@@ -131,11 +125,7 @@ class Rag:
     def delete(self, source: str) -> bool:
         """Remove a document by its source (as listed by ``documents()``) or by its file path."""
         with self.index.ingesting.hold():  # not in the middle of a sync
-            for d in self.index.documents():
-                if source in (d.source, d.path) or (d.path and Path(source).resolve() == Path(d.path)):
-                    self._job().delete(d.doc_id)
-                    return True
-        return False
+            return self._job().delete_source(source)
 
     def doctor(self, repair: bool = False) -> list[str]:
         """Do the manifest, Chroma and BM25 agree? With ``repair``, fix what can be fixed."""

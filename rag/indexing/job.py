@@ -212,6 +212,14 @@ class IngestionJob:
         self.corpus.after_changes(before, {p.record.doc_id for p in pending})
         self.index.set_state(CORPUS_PENDING, "")
 
+    def delete_source(self, source: str) -> bool:
+        """Remove the document with this source (as listed) or file path; False when there is none."""
+        for d in self.index.documents():
+            if source in (d.source, d.path) or (d.path and Path(source).resolve() == Path(d.path)):
+                self.delete(d.doc_id)
+                return True
+        return False
+
     def delete(self, doc_id: str) -> None:
         before = dict(self.acronyms.current)
         self.index.set_state(CORPUS_PENDING, "1")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from pathlib import Path
 
 from rag.core.config import GenerateConfig
 from rag.core.errors import ModelError
+from rag.core.recent import Recent
 from rag.llm.llamacpp import LlamaCpp
 from rag.llm.openai_compat import OpenAICompatible
 from rag.llm.protocol import Generator
@@ -18,8 +17,7 @@ from rag.models.packaged import PACKAGE_HINT, default_cache_dir, resolve_gguf
 
 BACKENDS = ("auto", "llamacpp", "openai", "transformers")
 LOADED = 3  # generators kept loaded at once: a model name tried in settings and left does not stay for good
-_loaded: OrderedDict[tuple, Queued] = OrderedDict()
-_loaded_lock = threading.Lock()
+_loaded: Recent[Queued] = Recent(LOADED)
 
 
 def generator_for(config: GenerateConfig, cache_dir: Path | None = None) -> Queued:
@@ -39,20 +37,18 @@ def load_generator(
     if backend == "auto":
         backend = auto_backend(model)
     key = (backend, model, n_ctx, threads, base_url, concurrency, dtype, int8_writing)
-    with _loaded_lock:
-        if key not in _loaded:
-            inner: Generator
-            if backend == "llamacpp":
-                inner = LlamaCpp(resolve_gguf(model, cache_dir), n_ctx=n_ctx, threads=threads)
-            elif backend == "openai":
-                inner = OpenAICompatible(base_url, model, api_key)
-            else:
-                inner = Transformers(packaged_or_given(model, cache_dir), threads, dtype, int8_writing)
-            _loaded[key] = Queued(inner, concurrency)
-            while len(_loaded) > LOADED:  # requests already holding an evicted one finish with it
-                _loaded.popitem(last=False)
-        _loaded.move_to_end(key)
-        return _loaded[key]
+
+    def make() -> Queued:  # requests holding a generator the cache let go of finish with it
+        inner: Generator
+        if backend == "llamacpp":
+            inner = LlamaCpp(resolve_gguf(model, cache_dir), n_ctx=n_ctx, threads=threads)
+        elif backend == "openai":
+            inner = OpenAICompatible(base_url, model, api_key)
+        else:
+            inner = Transformers(packaged_or_given(model, cache_dir), threads, dtype, int8_writing)
+        return Queued(inner, concurrency)
+
+    return _loaded.get(key, make)
 
 
 def auto_backend(model: str) -> str:
