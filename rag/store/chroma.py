@@ -217,6 +217,17 @@ class ChromaStore:
                             seen.add(i)
                             yield chunk_from(i, t, m)
 
+    def probe(self, samples: int = 20) -> str:
+        """Query the vector index with a few stored vectors; why it fails ("" when every query answers). Two writers
+        at once used to leave ids in the vector index that the records no longer have ("Error finding id")."""
+        got = self.chunks.get(include=["embeddings"], limit=samples)
+        for vector in got["embeddings"] if got["ids"] else []:
+            try:
+                self.chunks.query(query_embeddings=[vector], n_results=min(10, self.chunks.count()), include=["distances"])
+            except Exception as exc:  # noqa: BLE001 - chromadb raises plain errors for a broken index
+                return str(exc)
+        return ""
+
     def dense_search(self, vector: np.ndarray, k: int, allowed: set[str] | frozenset[str] | None = None) -> list[tuple[str, float]]:
         """Chunks by cosine similarity of their best window; ``allowed`` restricts the search to those chunks."""
         if allowed is not None:

@@ -21,6 +21,9 @@ def doctor(index: Index, repair: bool = False) -> list[str]:
             problems.append(f"{d.source}: manifest says {d.chunks} chunks, Chroma holds {counts.get(d.doc_id, 0)}")
     orphans = [doc_id for doc_id in counts if doc_id not in docs or docs[doc_id].status == "failed" and not docs[doc_id].chunks]
     problems += [f"{counts[o]} chunks of unknown document {o}" for o in orphans]
+    broken = index.store.probe()
+    if broken:
+        problems.append(f"Chroma's vector index does not answer queries ({broken}): ingest into a new --index folder")
     if index.state(CORPUS_PENDING):
         problems.append("corpus metadata (acronyms, topics) was not brought up to date after the last change "
                         "(it is on the next ingest)")
