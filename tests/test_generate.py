@@ -280,3 +280,10 @@ def test_figures_compare_as_numbers_and_the_question_said_back_is_no_invention()
     table = [Hit(Chunk(id="t:0", doc_id="t", text="Format: %tH | Explanation: hours, not wrapped at 24", source="g.md"), 1.0, "fused")]
     question = "Which relative-time format gives hours without wrapping at 24?"
     assert unsupported("The relative-time format that gives hours without wrapping at 24 is %tH [1].", table, question=question) == ""
+
+
+def test_an_abstention_is_shown_as_it_comes() -> None:
+    from rag.answer.reply import answer_start
+
+    question = "Which key deletes the previous word?"
+    assert answer_start("I could not find this in the documents.", _hits(), question) == "I could not find this in the documents."

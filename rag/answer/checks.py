@@ -95,8 +95,10 @@ def without_decision(answer: str) -> str:
 
 
 def identifiers(question: str) -> set[str]:
-    """The question's identifiers (B3, WO-1192): the names that single out one row or item among its neighbours."""
-    return {t for t in tokenize(question) if is_identifier(t)}
+    """The question's numbered identifiers (B3, WO-1192): the names that single out one row or item among its
+    neighbours. Names without digits (``rl_settings``) are left out: they as often name the file or section the
+    row sits in as the row itself."""
+    return {t for t in tokenize(question) if is_identifier(t) and any(ch.isdigit() for ch in t)}
 
 
 def rows_naming(passages: list[Hit], names: set[str]) -> list[tuple[int, tuple[int, int]]]:

@@ -22,7 +22,7 @@ SYSTEM = (
 ANSWER_CUE = "Answer:"
 # Asked only when the answer to ANSWER_CUE was citation markers alone (the 1.5B sometimes replies a lone
 # "[1]"). Not the first cue: with it the 0.5B recites passages instead of answering (docs/benchmarks.md).
-SENTENCE_CUE = "Answer (a full sentence that states the value, name or term itself, then its passage number like [1]):"
+SENTENCE_CUE = "Answer (a full sentence, with passage numbers like [1]):"
 # a question that asks for a decision ("Is X associated with Y?") is answered with the decision first and the
 # passage sentence it rests on, so the check reads that sentence rather than the word "Yes"
 DECISION_CUE = "Answer (Yes, No or Maybe first, then the sentence of the passages that decides it, with its number like [1]):"

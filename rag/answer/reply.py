@@ -36,6 +36,8 @@ def answer_start(text: str, passages: list[Hit], question: str = "") -> str:
         return ""
     # "The passage number for the answer is [1]", or the question said back with a marker where its answer should
     # be ("the key that deletes the previous word is [4]"): a marker in place of the value is no answer either
+    if _ABSTAIN.search(body):  # "I could not find this in the documents" is an answer, not a pointer
+        return re.sub(r"[ \t]{2,}", " ", text).lstrip()
     said = set(re.findall(r"[a-z]+", body.lower()))
     if said <= _ABOUT_PASSAGES or (question and not is_decision(question)
                                    and set(tokenize(body)) <= set(tokenize(question)) | _ABOUT_TERMS):
