@@ -139,6 +139,7 @@ def test_6_a_folder_synced_after_the_server_started_opens_at_its_page(page, tmp_
     page.locator("#sync-folder").click()
     expect(page.locator("#ingest-status")).to_contain_text("winter-timetable.pdf")
     page.get_by_role("tab", name="Chat").click()
+    page.locator("#new-chat").click()  # not a follow-up of the earlier chat
     page.locator("#question textarea").fill("When does the winter ferry Skua leave the quay?")
     page.locator("#question textarea").press("Enter")
     link = page.locator("#sources .source-card", has_text="winter-timetable.pdf").locator("a", has_text="open page").first

@@ -74,7 +74,7 @@ def test_two_ingests_of_one_index_take_turns(tmp_path: Path) -> None:
 
     from rag.store.writer_lock import WriterLock
 
-    docs = _corpus(tmp_path / "docs", n=20)
+    docs = _corpus(tmp_path / "docs", n=12)
     index = tmp_path / "idx"
     index.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
@@ -96,13 +96,13 @@ def test_two_ingests_of_one_index_take_turns(tmp_path: Path) -> None:
         release.set()
         holder.join()
     out, _ = waiting.communicate(timeout=600)
-    assert waiting.returncode == 0 and "20 added" in out
+    assert waiting.returncode == 0 and "12 added" in out
     # two at once, on a fresh index: whichever comes second waits, then finds the work done
     again = tmp_path / "idx2"
     runs = [subprocess.Popen([*command[:-5], "--index", str(again), *command[-3:]], env=env, stdout=subprocess.PIPE, text=True)
             for _ in range(2)]
     outs = [r.communicate(timeout=600)[0] for r in runs]
-    assert [r.returncode for r in runs] == [0, 0] and sum("20 added" in o for o in outs) == 1
+    assert [r.returncode for r in runs] == [0, 0] and sum("12 added" in o for o in outs) == 1
     assert main(["doctor", "--index", str(again)]) == 0
 
     from rag.pipeline import Rag
@@ -110,7 +110,7 @@ def test_two_ingests_of_one_index_take_turns(tmp_path: Path) -> None:
     with Rag.open(again) as rag:
         ids = [c.id for c in rag.index.iter_chunks()]
         assert len(ids) == len(set(ids)) == sum(d.chunks for d in rag.documents())
-        assert all(rag.search(f"pump P-{i}3", 1) for i in range(0, 20, 4))
+        assert all(rag.search(f"pump P-{i}3", 1) for i in range(0, 12, 4))
 
 
 def test_a_run_stopped_before_the_corpus_step_is_finished_by_the_next(tmp_path: Path) -> None:

@@ -101,7 +101,7 @@ def test_concurrent_asks_are_not_interleaved(sample_rag) -> None:  # noqa: ANN00
         "What is the default value of uplink_window_min?": "20",
         "What is the maximum significant wave height at which someone may board a buoy?": "0.8",
         "What is the maximum bottom time on a single dive?": "40",
-        "Which work order replaced the fuel injector on generator G2?": "WO-",
+        "Which instrument has part number TMR-4471?": "CTD",
     }
     answers: dict[str, str] = {}
 

@@ -102,18 +102,19 @@ def identifiers(question: str) -> set[str]:
 
 
 def rows_naming(passages: list[Hit], names: set[str]) -> list[tuple[int, tuple[int, int]]]:
-    """(passage number, span) of every passage sentence or table row that names one of ``names``."""
+    """(passage number, span) of every table row (see ``ingest.tables``) that names one of ``names``. Only rows: in
+    running text or a log, a record's number and its values sit on neighbouring lines, not in one sentence."""
     out = []
     for n, hit in enumerate(passages, 1):
         text = hit.chunk.text
-        out += [(n, (a, b)) for a, b in sentence_spans(text) if names & set(tokenize(text[a:b]))]
+        out += [(n, (a, b)) for a, b in sentence_spans(text) if " | " in text[a:b] and names & set(tokenize(text[a:b]))]
     return out
 
 
 def misattributed(answer: str, passages: list[Hit], question: str) -> str:
     """Why the answer's figures belong to another row than the one the question names ("" when they do not):
     asked about buoy B3, a date from B1's row of the same table is stated in the passage, but not about B3.
-    Judged only when some passage names the question's identifier at all."""
+    Judged only when some table row names the question's identifier at all."""
     names = identifiers(question)
     rows = [passages[n - 1].chunk.text[a:b] for n, (a, b) in rows_naming(passages, names)] if names else []
     if not rows:

@@ -153,9 +153,14 @@ def _heading_before(text: str, spans: list[tuple[int, int]], j: int) -> int | No
     if one comes within the few sentences before it."""
     for k in range(j - 1, max(-1, j - 12), -1):
         line = " ".join(text[slice(*spans[k])].split())
-        if len(line) <= 80 and not line.endswith((".", ",", ";", ":")) and " | " not in line and not line.startswith("-"):
+        if len(line) <= 80 and ":" not in line and " | " not in line and _HEADING.match(line):
             return k
     return None
+
+
+# a Markdown heading, a numbered heading ("2.1 Hull") or a line in capitals ("MEETING OF MONDAY 14 OCTOBER 2024");
+# not a data line such as "Equipment: generator G2", which is short and has no stop either
+_HEADING = re.compile(r"#{1,6}\s+\S|\d+(\.\d+)*\.?\s+[A-Z][^.]*$|[^a-z]*[A-Z]{3,}[^a-z]*$")
 
 
 def _lead_window(text: str, spans: list[tuple[int, int]], scores: list[float], budget: float,
