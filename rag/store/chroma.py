@@ -221,18 +221,18 @@ class ChromaStore:
         """Query the vector index with a few stored vectors; why it fails ("" when every query answers). Two writers
         at once used to leave ids in the vector index that the records no longer have ("Error finding id")."""
         got = self.chunks.get(include=["embeddings"], limit=samples)
+        n_results = min(10, self.chunks.count())
         for vector in got["embeddings"] if got["ids"] else []:
             try:
-                self.chunks.query(query_embeddings=[vector], n_results=min(10, self.chunks.count()), include=["distances"])
+                self.chunks.query(query_embeddings=[vector], n_results=n_results, include=["distances"])
             except Exception as exc:  # noqa: BLE001 - chromadb raises plain errors for a broken index
                 return str(exc)
         return ""
 
-    def dense_search(self, vector: np.ndarray, k: int, allowed: set[str] | frozenset[str] | None = None) -> list[tuple[str, float]]:
-        """Chunks by cosine similarity of their best window; ``allowed`` restricts the search to those chunks."""
-        if allowed is not None:
-            return self._dense_subset(vector, k, allowed)
-        n, n_windows = self.sizes()
+    def dense_search(self, vector: np.ndarray, k: int, sizes: tuple[int, int]) -> list[tuple[str, float]]:
+        """Chunks by cosine similarity of their best window; ``sizes`` are the two collections' counts (the index
+        keeps them per generation: asking Chroma on every query costs two round trips)."""
+        n, n_windows = sizes
         if n == 0:
             return []
         windows = None
@@ -263,7 +263,7 @@ class ChromaStore:
                     out.setdefault(meta["chunk_id"], []).append(np.asarray(vec, dtype=np.float32))
         return {cid: np.stack(vs) for cid, vs in out.items()}
 
-    def _dense_subset(self, vector: np.ndarray, k: int, allowed: set[str] | frozenset[str]) -> list[tuple[str, float]]:
+    def dense_subset(self, vector: np.ndarray, k: int, allowed: set[str] | frozenset[str]) -> list[tuple[str, float]]:
         """Exact search over a filtered subset (filters narrow the corpus, so brute force is cheap and exact)."""
         if not allowed:
             return []

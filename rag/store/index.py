@@ -165,9 +165,10 @@ class Index:
         return self.store.chunk_vectors(ids)
 
     def dense_search(self, vector: np.ndarray, k: int, allowed: set[str] | frozenset[str] | None = None) -> list[tuple[str, float]]:
-        if allowed is None and self._per_generation("sizes", self.store.sizes)[0] == 0:
-            return []
-        return self.store.dense_search(vector, k, allowed)
+        """Chunks by cosine similarity of their best window; ``allowed`` restricts the search to those chunks."""
+        if allowed is not None:
+            return self.store.dense_subset(vector, k, allowed)
+        return self.store.dense_search(vector, k, self._per_generation("sizes", self.store.sizes))
 
     def bm25_stamp(self) -> dict:
         return {"generation": self.generation, "analyzer": analyzer.VERSION, "k1": self.k1, "b": self.b}
