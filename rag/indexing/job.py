@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -58,6 +58,7 @@ class IngestionJob:
         roots_now = {str(r) for r in known_roots} | {str(r.resolve()) for r in roots if r.is_dir()}
         self.index.set_state("roots", json.dumps(sorted(roots_now)))
         self.index.repair()  # documents a crashed run left half-written are dropped and come back below as new
+        resumed = bool(self.index.state(CORPUS_PENDING))  # a run stopped between its writes and the corpus step
         before = dict(self.acronyms.current)
         results: list[FileResult] = []
         known = [Known(d.source, d.path, d.sha256 or "", d.size or 0, d.mtime or 0.0, d.status == "ok", d.meta.get("recipe", ""))
@@ -74,14 +75,14 @@ class IngestionJob:
             p = plan(root, files, known, self.recipe)
             results += [FileResult(f.source, "unchanged") for f in p.unchanged]
             work += [(f, "added") for f in p.new] + [(f, "updated") for f in p.changed]
-            for gone in p.deleted:
+            if p.deleted:
                 self.index.set_state(CORPUS_PENDING, "1")
+            for gone in p.deleted:
                 self.index.delete_document(doc_id_for(gone.source))
                 results.append(FileResult(gone.source, "removed"))
         if self.write_context is not None and work:
             minutes = llm_context_minutes([f for f, _ in work], self.config.chunk.size)
             log.warning("LLM-written context for %d files: about %.0f minutes on this machine's CPU", len(work), minutes)
-        resumed = bool(self.index.state(CORPUS_PENDING))  # a run stopped between its writes and the corpus step
         if work:
             self.index.set_state(CORPUS_PENDING, "1")
         results += self._read_embed_write(work, by_source, progress)
@@ -206,11 +207,7 @@ class IngestionJob:
         pending = [_Pending(DocRecord(doc_id_for(d.source), d.source, "", "", 0, 0.0, "ok", "", 0, d.title, {"acronyms": d.acronyms}),
                             d, "added")
                    for d in docs]
-        before = dict(self.acronyms.current)
-        self.index.set_state(CORPUS_PENDING, "1")
-        self._write(pending, progress)
-        self.corpus.after_changes(before, {p.record.doc_id for p in pending})
-        self.index.set_state(CORPUS_PENDING, "")
+        self._changing(lambda: self._write(pending, progress), {p.record.doc_id for p in pending})
 
     def delete_source(self, source: str) -> bool:
         """Remove the document with this source (as listed) or file path; False when there is none."""
@@ -221,10 +218,14 @@ class IngestionJob:
         return False
 
     def delete(self, doc_id: str) -> None:
+        self._changing(lambda: self.index.delete_document(doc_id), set())
+
+    def _changing(self, change: Callable[[], object], written: set[str]) -> None:
+        """A change to documents, then the corpus step, the two bracketed by the pending mark in the manifest."""
         before = dict(self.acronyms.current)
         self.index.set_state(CORPUS_PENDING, "1")
-        self.index.delete_document(doc_id)
-        self.corpus.after_changes(before, set())
+        change()
+        self.corpus.after_changes(before, written)
         self.index.set_state(CORPUS_PENDING, "")
 
 
