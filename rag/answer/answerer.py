@@ -29,7 +29,7 @@ from rag.answer.reply import answer_start, has_words, is_abstention
 from rag.answer.subjects import not_mentioned, unknown_subjects
 from rag.core.config import GenerateConfig
 from rag.core.errors import RagError
-from rag.core.types import Answer, AnswerDone, Event, Failed, Hit, RetrievalDone, Token
+from rag.core.types import Answer, AnswerDone, Citation, Event, Failed, Hit, RetrievalDone, Token
 from rag.llm.queue import Queued
 from rag.llm.tokens import TokenCounter
 from rag.retrieval.sentence_scores import SentenceIndex
@@ -114,15 +114,15 @@ class Answerer:
                 log.info("answer repaired (%s): %r -> %r", stray, text, fixed)
                 text, repaired = fixed, 1.0
         withheld = ""
+        citations: tuple[Citation, ...] = ()
+        if not reason:
+            citations = () if abstained else tuple(cite(text, prompt.passages))
+            if decided and not citations and (ground := grounds(question, prompt.passages)) is not None:
+                text = f'{text.rstrip()} "{ground.quote}" [{ground.n}]'  # a bare decision, shown with what it rests on
+                citations = (ground,)
+            if not abstained and not citations:  # an answer that no passage can be shown to state is not shown
+                reason = "no passage states it"
         if reason:  # a draft the passages do not back is not shown as an answer
-            log.info("answer withheld (%s): %r", reason, text)
-            withheld, text, abstained = text, f"{g.abstain_text} (A draft answer was withheld: {reason}.)", True
-        citations = () if abstained else tuple(cite(text, prompt.passages))
-        if decided and not citations and (ground := grounds(question, prompt.passages)) is not None:
-            text = f'{text.rstrip()} "{ground.quote}" [{ground.n}]'  # a bare decision, shown with what it rests on
-            citations = (ground,)
-        if not abstained and not citations:  # an answer that no passage can be shown to state is not shown
-            reason = "no passage states it"
             log.info("answer withheld (%s): %r", reason, text)
             withheld, text, abstained = text, f"{g.abstain_text} (A draft answer was withheld: {reason}.)", True
         notes = {"dropped_passages": float(prompt.dropped), "trimmed_passages": float(trimmed), "prompt_budget": float(budget),
