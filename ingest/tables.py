@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 _MD_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
-_FENCE = re.compile(r"^\s*(```|~~~)")
+FENCE = re.compile(r"^\s*(```|~~~)")  # a Markdown code fence
 
 
 # first headers of two-column tables whose rows are "name | value" pairs: "Status: Closed", not "Field: Status"
@@ -54,7 +54,7 @@ def markdown_tables_as_rows(text: str) -> str:
     i = 0
     while i < len(lines):
         line = lines[i]
-        if _FENCE.match(line):
+        if FENCE.match(line):
             fenced = not fenced
         if (not fenced and "|" in line and i + 1 < len(lines) and _MD_SEPARATOR.match(lines[i + 1])
                 and "-" in lines[i + 1]):

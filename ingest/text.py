@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ingest.document import Document, Heading, first_line_title, normalise
-from ingest.tables import markdown_tables_as_rows
+from ingest.tables import FENCE, markdown_tables_as_rows
 from rag.core.errors import IngestError
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
@@ -107,7 +107,6 @@ def load_text(path: Path, source: str) -> Document:
 # ---- markdown -----------------------------------------------------------------------------------------------
 
 _MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
-_FENCE = re.compile(r"^\s*(```|~~~)")
 
 
 def markdown_headings(text: str) -> list[Heading]:
@@ -115,7 +114,7 @@ def markdown_headings(text: str) -> list[Heading]:
     in_fence = False
     offset = 0
     for line in text.splitlines(keepends=True):
-        if _FENCE.match(line):
+        if FENCE.match(line):
             in_fence = not in_fence
         elif not in_fence and (m := _MD_HEADING.match(line.rstrip("\n"))):
             headings.append(Heading(1, offset, len(m.group(1)), m.group(2).strip()))

@@ -325,10 +325,10 @@ def _watch(rag: Rag, args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     from rag.pipeline import Rag
-    from ui.app import check_exposure, serve
+    from ui.app import LOOPBACK, check_exposure, serve
 
     check_exposure(config.ui.host, config.ui.username, config.ui.password, args.no_auth)  # fail before loading anything
-    if args.no_auth and config.ui.host not in ("127.0.0.1", "localhost", "::1"):
+    if args.no_auth and config.ui.host not in LOOPBACK:
         print(f"warning: serving on {config.ui.host} without a login: anyone who can reach this machine can read "
               "your documents and ask questions", file=sys.stderr, flush=True)
     rag = Rag.open(config=config)

@@ -224,11 +224,14 @@ def _text(content: Any) -> str:
     return str(content or "")
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # hosts only this machine reaches
+
+
 def check_exposure(host: str, username: str, password: str, no_auth: bool) -> tuple[str, str] | None:
     """Auth to use. Off loopback the app needs a username and password unless ``no_auth`` is explicit."""
     if username and password:
         return (username, password)
-    if host not in ("127.0.0.1", "localhost", "::1") and not no_auth:
+    if host not in LOOPBACK and not no_auth:
         raise RagError(
             f"serving on {host} exposes your documents to the network: set ui.username and ui.password "
             "(RAG_UI_USERNAME / RAG_UI_PASSWORD), or pass --no-auth explicitly"

@@ -3,7 +3,6 @@ so that any number in the docs can be traced and rerun."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import subprocess
@@ -13,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ingest.sync import file_sha256
 from rag.core.config import Config
 from rag.models.cpu import cpu_flags
 from rag.models.packaged import PACKAGED_GGUF
@@ -55,11 +55,4 @@ def _git(*args: str) -> str:
 
 @lru_cache(maxsize=4)
 def _file_sha256(path: str) -> str:
-    p = Path(path)
-    if not p.is_file():
-        return ""
-    digest = hashlib.sha256()
-    with open(p, "rb") as f:
-        while block := f.read(1 << 22):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(Path(path)) if Path(path).is_file() else ""
