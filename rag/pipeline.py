@@ -129,6 +129,8 @@ class Rag:
 
     def doctor(self, repair: bool = False) -> list[str]:
         """Do the manifest, Chroma and BM25 agree? With ``repair``, fix what can be fixed."""
+        if self.index.read_only and not repair:  # nobody writes a read-only index: no writer to wait for
+            return doctor(self.index)
         with self.index.ingesting.hold():
             return doctor(self.index, repair)
 

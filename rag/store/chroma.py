@@ -9,6 +9,11 @@ tree is too large") and very long ``$in`` lists.
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
+import tempfile
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +23,9 @@ import numpy as np
 
 from rag.core.errors import IndexError_
 from rag.core.types import Chunk
+from rag.store.storage import Guarded, failure
+
+log = logging.getLogger(__name__)
 
 BATCH = 2000  # Chroma rejects very large batches; keep writes in slices
 FILTER_TERMS = 200  # values per $in / $or sent at once
@@ -97,22 +105,42 @@ def _any_of(field: str, values: list[str]) -> dict:
 
 
 class ChromaStore:
-    def __init__(self, folder: Path, url: str = "", token: str = ""):
+    def __init__(self, folder: Path, url: str = "", token: str = "", read_only: bool = False):
+        from chromadb.errors import ChromaError
+
         self.path = folder
+        self._copy: Path | None = None
+        if read_only and not url:
+            # Chroma has no read-only client: it writes its SQLite file even to answer a query
+            # (chroma-core/chroma#1438), so a read-only index is searched through a private copy
+            self._copy = Path(tempfile.mkdtemp(prefix="rag-read-only-"))
+            log.warning("the index folder %s is read-only: searching a copy of its Chroma store in %s", folder.parent, self._copy)
+            weakref.finalize(self, shutil.rmtree, self._copy, True)  # at close, or when the process exits
+            shutil.copytree(folder, self._copy / "chroma", copy_function=shutil.copyfile)
+            for sub, _, _ in os.walk(self._copy):  # copytree keeps the folders' read-only modes
+                os.chmod(sub, 0o700)
         self._client = self._connect(url, token)
         ef = _NoEmbeddingFunction()
         space = {"hnsw": {"space": "cosine"}}
-        self.chunks = self._client.get_or_create_collection("chunks", embedding_function=ef, configuration=space)
-        self.windows = self._client.get_or_create_collection("windows", embedding_function=ef, configuration=space)
+        where = url or folder.parent
+        self.chunks = Guarded(self._client.get_or_create_collection("chunks", embedding_function=ef, configuration=space),
+                              where, (ChromaError,))
+        self.windows = Guarded(self._client.get_or_create_collection("windows", embedding_function=ef, configuration=space),
+                               where, (ChromaError,))
         # the windows collection is queried beside the chunks one (Chroma releases the GIL while it searches)
         self._side = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rag-windows")
 
     def _connect(self, url: str, token: str) -> Any:
         import chromadb
+        from chromadb.errors import ChromaError
 
         settings = chromadb.Settings(anonymized_telemetry=False)
         if not url:
-            return chromadb.PersistentClient(str(self.path), settings=settings)
+            folder = self.path if self._copy is None else self._copy / "chroma"
+            try:
+                return chromadb.PersistentClient(str(folder), settings=settings)
+            except ChromaError as exc:
+                raise failure(exc, self.path.parent) from exc
         from urllib.parse import urlparse
 
         parsed = urlparse(url)

@@ -19,11 +19,13 @@ from typing import Any
 import numpy as np
 
 from rag.core import analyzer
+from rag.core.errors import IndexError_
 from rag.core.types import Chunk
 from rag.store.bm25 import Bm25Index, bm25_fields
 from rag.store.chroma import ChromaStore
 from rag.store.manifest import DocRecord, Manifest
 from rag.store.rwlock import ReadWriteLock
+from rag.store.storage import failure, writable
 from rag.store.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
@@ -34,15 +36,22 @@ __all__ = ["DocRecord", "Index"]
 class Index:
     def __init__(self, path: str | Path, chroma_url: str = "", chroma_token: str = "", k1: float = 1.2, b: float = 0.75):
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise failure(exc, self.path) from None
         self.k1, self.b = k1, b
         self._lock = threading.RLock()  # one BM25 rebuild at a time
         self._rw = ReadWriteLock()  # searches read side by side; each document write runs alone
         self.reading = self._rw.reading
+        # a folder this process may not write is searched as it is; any write says why it cannot happen
+        self.read_only = not writable(self.path, ("manifest.sqlite3", "chroma", "chroma/chroma.sqlite3"))
+        if self.read_only and not (self.path / "manifest.sqlite3").exists():
+            raise IndexError_(f"the index {self.path} is read-only and holds no index yet: give a folder this user may write")
         # one writer at a time per index: threads of this process and other processes alike (UI button, API, CLI)
-        self.ingesting = WriterLock(self.path / "write.lock")
-        self.manifest = Manifest(self.path / "manifest.sqlite3")
-        self.store = ChromaStore(self.path / "chroma", chroma_url, chroma_token)
+        self.ingesting = WriterLock(self.path / "write.lock", self.read_only)
+        self.manifest = Manifest(self.path / "manifest.sqlite3", self.read_only)
+        self.store = ChromaStore(self.path / "chroma", chroma_url, chroma_token, self.read_only)
         self._bm25: Bm25Index | None = None
         self._derived: dict[str, tuple[int, Any]] = {}  # values derived from the index, per generation
 
@@ -186,7 +195,11 @@ class Index:
                 return loaded
             chunks = list(self.iter_chunks())
             self._bm25 = Bm25Index.build([c.id for c in chunks], [bm25_fields(c) for c in chunks], self.k1, self.b, stamp)
-            self._bm25.save(self.path / "bm25")
+            if not self.read_only:  # a read-only index keeps its rebuilt BM25 in memory
+                try:
+                    self._bm25.save(self.path / "bm25")
+                except OSError as exc:  # it is a cache: searching goes on, the next process rebuilds it
+                    log.warning("%s", failure(exc, self.path))
             return self._bm25
 
     def forget_bm25(self) -> None:

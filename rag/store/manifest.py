@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.store.storage import Guarded
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT, size INTEGER, mtime REAL,
@@ -42,10 +44,18 @@ class DocRecord:
 
 
 class Manifest:
-    def __init__(self, path: Path):
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+    def __init__(self, path: Path, read_only: bool = False):
+        if read_only:
+            # nobody can write a read-only folder, so the file is taken as unchanging: SQLite then needs no lock or
+            # WAL index file beside it (which it could not create there)
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True, check_same_thread=False,
+                                 isolation_level=None)
+        else:
+            db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db = Guarded(db, path.parent, (sqlite3.Error,))
+        if not read_only:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(SCHEMA)
 
     def close(self) -> None:
         self._db.close()

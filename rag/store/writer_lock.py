@@ -14,17 +14,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from rag.core.errors import IndexError_
+from rag.store.storage import failure
+
 log = logging.getLogger(__name__)
 
 
 class WriterLock:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, read_only: bool = False):
         self.path = path
+        self.read_only = read_only
         self._threads = threading.Lock()  # threads of this process take turns first: an OS lock is per open file
 
     @contextmanager
     def hold(self) -> Iterator[None]:
-        with self._threads, open(self.path, "a+") as f:
+        if self.read_only:
+            raise IndexError_(f"the index {self.path.parent} is read-only: it can be searched, but adding, deleting "
+                              "or repairing documents needs write permission on the folder")
+        try:
+            f = open(self.path, "a+")
+        except OSError as exc:
+            raise failure(exc, self.path.parent) from None
+        with self._threads, f:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
