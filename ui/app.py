@@ -3,10 +3,11 @@ retrieval or generation logic lives here (``ui/render.py`` turns records into HT
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,18 @@ def safe_name(name: str) -> str:
     base = Path(name.replace("\\", "/")).name
     base = re.sub(r"[^\w.\- ]+", "_", base).strip(" .") or "upload"
     return base[:200]
+
+
+def _shown(action: Callable[..., Any]) -> Callable[..., Any]:
+    """An error the user can act on (a read-only index, a full disk) is shown with its message, not as "Error"."""
+    @functools.wraps(action)  # Gradio reads the signature through it (the progress parameter)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return action(*args, **kwargs)
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None
+
+    return run
 
 
 def build_app(rag: Rag) -> gr.Blocks:
@@ -88,7 +101,10 @@ def build_app(rag: Rag) -> gr.Blocks:
         if not files:
             raise gr.Error("Choose one or more files first.")
         for f in files:
-            store_upload(Path(f), uploads, safe_name(Path(f).name))
+            try:
+                store_upload(Path(f), uploads, safe_name(Path(f).name))
+            except OSError as exc:
+                raise gr.Error(f"Could not save {Path(f).name} in {uploads}: {exc.strerror or exc}") from None
         return ingest_paths([uploads], progress)  # the upload folder is synced like any other
 
     def ingest_folder(folder: str, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, Any, Any]:
@@ -120,7 +136,10 @@ def build_app(rag: Rag) -> gr.Blocks:
 
     def save_default(overrides: dict) -> str:
         path = Path(rag.config.index.path) / "rag.toml"
-        write_toml(rag.config.override(overrides), path)
+        try:
+            write_toml(rag.config.override(overrides), path)
+        except OSError as exc:
+            raise gr.Error(f"Could not save {path}: {exc.strerror or exc}") from None
         return f"Saved to {path}. Start with `rag serve --config {path}` (or copy it to ./rag.toml) to use these defaults."
 
     def evaluate(dataset: str, upload: str | None, compare_mode: str, overrides: dict) -> tuple[Any, Any]:
@@ -166,10 +185,10 @@ def build_app(rag: Rag) -> gr.Blocks:
                 delete_btn = gr.Button("Delete document", variant="stop", scale=1)
             deleted = gr.Markdown()
             one_at_a_time = {"api_name": False, "concurrency_limit": 1, "concurrency_id": "documents"}
-            upload_btn.click(ingest_uploads, files, [status, docs, victim], **one_at_a_time)
-            folder_btn.click(ingest_folder, folder, [status, docs, victim], **one_at_a_time)
-            resync_btn.click(resync, None, [status, docs, victim], **one_at_a_time)
-            delete_btn.click(delete, victim, [docs, victim, deleted], **one_at_a_time)
+            upload_btn.click(_shown(ingest_uploads), files, [status, docs, victim], **one_at_a_time)
+            folder_btn.click(_shown(ingest_folder), folder, [status, docs, victim], **one_at_a_time)
+            resync_btn.click(_shown(resync), None, [status, docs, victim], **one_at_a_time)
+            delete_btn.click(_shown(delete), victim, [docs, victim, deleted], **one_at_a_time)
         with gr.Tab("Settings"):
             inputs = [
                 gr.Radio(["hybrid", "bm25", "dense"], value=defaults["retrieval.mode"], label="Retrieval mode"),
