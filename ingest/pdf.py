@@ -9,12 +9,14 @@ from collections import Counter
 from pathlib import Path
 
 from ingest.document import Document, Heading, first_line_title, normalise
-from ingest.tables import pdf_tables_as_rows
+from ingest.pdf_tables import with_table_rows
 from rag.core.errors import IngestError
 
 log = logging.getLogger(__name__)
 
 
+# dot leaders between the cells of a table drawn without rules ("AFM revisions ...... $0 ...... $85"): cell breaks
+_LEADERS = re.compile(r"[ \t]\.{2,}(?:[ \t]+|$)", re.M)
 _NUMBERED_HEADING = re.compile(r"^(\d+(?:\.\d+){0,3})\.?\s+([A-Z][^.!?:]{1,80})$")
 
 
@@ -72,6 +74,37 @@ def _without_running(text: str, running: set[str], edge: int) -> str:
     return "".join(line for i, line in enumerate(lines) if i not in drop).strip("\n")
 
 
+_BROKEN = re.compile(r"\b([A-Za-z]{2,})-[ \t]*\n[ \t]*([a-z]{2,})\b")  # "Massa-\nchusetts"
+_HYPHENATED = re.compile(r"\b([A-Za-z]{2,})-([a-z]{2,})\b")
+
+
+def joined_hyphens(pages: tuple[str, ...]) -> tuple[str, ...]:
+    """Words that typesetting broke at a line end made whole again ("Massa-\nchusetts" -> "Massachusetts"), so
+    that they can be searched and quoted. A compound the document also writes with its hyphen inside a line
+    ("FAA-approved", "self-governing") keeps it, and so does a left part in capitals."""
+    text = "\n".join(pages)
+    compounds = {m.group(0).lower() for m in _HYPHENATED.finditer(text)}
+    words = set(re.findall(r"[a-z]+", text.lower()))
+
+    def join(m: re.Match) -> str:
+        left, right = m.group(1), m.group(2)
+        whole = f"{left}{right}"
+        keep = (f"{left}-{right}".lower() in compounds and whole.lower() not in words) or left.isupper()
+        return f"{left}-{right}" if keep else whole
+
+    return tuple(_BROKEN.sub(join, page) for page in pages)
+
+
+def _without_line_numbers(text: str) -> str:
+    """A transcript's margin numbers (1, 2, ... 25 on lines of their own) are not text."""
+    lines = text.split("\n")
+    numbered = [i for i, line in enumerate(lines) if line.strip().isdigit()]
+    run = [i for i in numbered if lines[i].strip() == str(numbered.index(i) + 1)]
+    if len(run) >= 10 and run == list(range(run[0], run[0] + len(run))):
+        lines = [line for i, line in enumerate(lines) if i not in set(run)]
+    return "\n".join(lines)
+
+
 def load_pdf(path: Path, source: str) -> Document:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
@@ -86,7 +119,7 @@ def load_pdf(path: Path, source: str) -> Document:
             if not ok:
                 raise IngestError(source, "encrypted PDF: a password is required")
         raw_pages = tuple(normalise(page.extract_text() or "") for page in reader.pages)
-        raw_pages = _with_table_rows(path, reader, raw_pages)
+        raw_pages = with_table_rows(path, reader, raw_pages)
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
     except IngestError:
         raise
@@ -96,40 +129,8 @@ def load_pdf(path: Path, source: str) -> Document:
         raise IngestError(source, "PDF has no pages")
     if not any(p.strip() for p in raw_pages):
         raise IngestError(source, "no text layer; OCR is not supported")
-    pages = strip_running_lines(raw_pages)
+    pages = joined_hyphens(tuple(_LEADERS.sub(" | ", _without_line_numbers(text)) for text in strip_running_lines(raw_pages)))
     headings = tuple(h for n, text in enumerate(pages, 1) for h in pdf_headings(n, text))
     # a running head often is the best title a PDF without metadata has
     title = meta_title.strip() or first_line_title("\n".join(raw_pages), path.stem)
     return Document(source, title, pages, headings, "pdf")
-
-
-def _with_table_rows(path: Path, reader, pages: tuple[str, ...]) -> tuple[str, ...]:  # noqa: ANN001 - a PdfReader
-    """Pages whose ruled tables (found by pdfplumber's table finder) are rewritten as self-describing rows. The
-    finder parses a page's layout, ten times pypdf's cost, so only pages that draw enough lines are given to it."""
-    ruled = [n for n, page in enumerate(reader.pages) if pages[n].strip() and _draws_rules(page)]
-    if not ruled:
-        return pages
-    try:
-        import pdfplumber
-    except ImportError:
-        return pages
-    out = list(pages)
-    try:
-        with pdfplumber.open(str(path)) as pdf:
-            for n in ruled:
-                tables = [t.extract() for t in pdf.pages[n].find_tables()]
-                if tables:
-                    out[n] = pdf_tables_as_rows(pages[n], tables)
-    except Exception as exc:  # noqa: BLE001 - the plain text is still there: tables are a refinement
-        log.warning("%s: tables not read (%s)", path.name, exc)
-        return pages
-    return tuple(out)
-
-
-def _draws_rules(page) -> bool:  # noqa: ANN001 - a pypdf page
-    """Whether a page's content draws at least a few lines or rectangles (table rules), read without layout."""
-    try:
-        data = page.get_contents().get_data() if page.get_contents() is not None else b""
-    except Exception:  # noqa: BLE001 - unreadable content: let the finder decide
-        return True
-    return len(re.findall(rb"[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+re\b|\bl\s+S\b|[\d.]+\s+[\d.]+\s+l\b", data)) >= 4

@@ -94,29 +94,29 @@ def _norm(line: str) -> str:
     return re.sub(r"\s+", "", line)
 
 
-def pdf_tables_as_rows(page_text: str, tables: list[list[list[str | None]]]) -> str:
-    """A PDF page's text with the lines of each ruled table (as a table finder read it: header row first)
-    replaced by self-describing rows. A table whose rows cannot all be found as lines of the text is left as it is."""
+def pdf_tables_as_rows(page_text: str, tables: list[tuple[list[str], list[list[str | None]]]]) -> str:
+    """A PDF page's text with the lines of each ruled table (its column names and body rows, as the layout gave
+    them) replaced by self-describing rows; the header's line goes where it is found. A table whose rows cannot
+    all be found as lines of the text is left as it is."""
     lines = page_text.split("\n")
     keys = [_norm(line) for line in lines]
-    for table in tables:
-        if len(table) < 2 or max(len(r) for r in table) < 2:
+    for names, body in tables:
+        rows = [r for r in _unpacked(body) if sum(1 for c in r if c) >= 2]  # notes under a table span one cell
+        if not rows or len(names) < 2 or not all(names):
             continue
-        header, rows = _cells(table[0]), _unpacked(table[1:])
-        where = []
-        for row in [header, *rows]:
+        where: list[int] = []
+        for row in rows:
             key = _norm("".join(row))
             at = next((i for i, k in enumerate(keys) if k == key and i not in where), None)
             if at is None:
                 break
             where.append(at)
-        if len(where) != len(rows) + 1 or not header or not all(header):
+        described = row_lines(names, rows)
+        if len(where) != len(rows) or len(described) != len(rows):
             continue
-        described = row_lines(header, rows)
-        if len(described) != len(rows):
-            continue
-        for at, text in zip(where[1:], described):
+        for at, text in zip(where, described):
             lines[at] = text
-        del lines[where[0]]  # the header line: every row now names its columns
+        header = _norm("".join(names))
+        lines = [line for line in lines if _norm(line) != header]  # every row now names its columns
         keys = [_norm(line) for line in lines]
     return "\n".join(lines)

@@ -164,3 +164,52 @@ def test_ruled_pdf_tables_become_rows_that_name_their_columns(tmp_path: Path) ->
     assert "Buoy: B3 | Water depth: 78 m | Deployed: 2 August 2023" in page
     assert "Buoy: B1 | Water depth: 42 m | Deployed: 14 May 2022" in page
     assert "B3 is the furthest out." in page
+
+
+def test_pdf_tables_with_merged_header_cells_name_each_column_by_its_group(tmp_path: Path) -> None:
+    """A statistics table: a title across it, group names over two columns each, the columns' own names below."""
+    from fpdf import FPDF
+
+    pdf = FPDF(orientation="L")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    with pdf.table(text_align="CENTER") as table:
+        table.row().cell("Background checks, November 2015", colspan=5)
+        header = table.row()
+        header.cell("State")
+        header.cell("Pre-Pawn", colspan=2)
+        header.cell("Redemption", colspan=2)
+        sub = table.row()
+        for name in ("", "Handgun", "Long Gun", "Handgun", "Long Gun"):
+            sub.cell(name)
+        for values in (("Alabama", "14", "15", "2,179", "2,307"), ("Texas", "29", "20", "5,748", "5,331")):
+            cells = table.row()
+            for value in values:
+                cells.cell(value)
+    pdf.output(str(tmp_path / "checks.pdf"))
+    page = load(tmp_path / "checks.pdf").pages[0]
+    assert ("State: Texas | Pre-Pawn Handgun: 29 | Pre-Pawn Long Gun: 20 | Redemption Handgun: 5,748 | "
+            "Redemption Long Gun: 5,331") in page, page
+    assert "State: Alabama | Pre-Pawn Handgun: 14" in page
+
+
+def test_dot_leaders_between_pdf_table_cells_become_cell_breaks(tmp_path: Path) -> None:
+    write_pdf(tmp_path / "costs.pdf", [["Action Labor cost Parts cost",
+                                         "AFM revisions ...... 1 work-hour ...... $0",
+                                         "Wiring change .. 79 work-hours ........ $3,790",
+                                         "The estimate... is rough."]])
+    page = load(tmp_path / "costs.pdf").pages[0]
+    assert "AFM revisions | 1 work-hour | $0" in page and "Wiring change | 79 work-hours | $3,790" in page
+    assert "The estimate... is rough." in page  # an ellipsis is not a leader
+
+
+def test_words_broken_at_pdf_line_ends_are_whole_and_margin_numbers_go(tmp_path: Path) -> None:
+    margin = [str(n) for n in range(1, 26)]
+    write_pdf(tmp_path / "ratified.pdf", [[*margin, "Georgia, January 2, 1788; Connecticut, January 9, 1788; Massa-",
+                                           "chusetts, February 6, 1788; the self-",
+                                           "governing States, each self-governing, and the FAA-",
+                                           "approved plan."]])
+    page = load(tmp_path / "ratified.pdf").pages[0]
+    assert "Massachusetts, February 6, 1788" in page
+    assert "self-governing States" in page and "FAA-approved plan" in page  # compounds keep their hyphen
+    assert not any(line.strip() == "7" for line in page.split("\n"))
