@@ -9,6 +9,8 @@ from ingest.tables import row_lines
 from ingest.text import decode_text
 from rag.core.errors import IngestError
 
+_NAVIGATION = {"toc", "navheader", "navfooter", "breadcrumb", "breadcrumbs", "navbar", "sidebar", "skip-link"}
+_ASIDES = {"note", "warning", "tip", "caution", "important", "admonition"}
 _BLOCKS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "blockquote", "tr", "dt", "dd", "figcaption", "caption")
 
 
@@ -20,6 +22,10 @@ def load_html(path: Path, source: str) -> Document:
         raise IngestError(source, "not an HTML file (no markup found)")
     soup = BeautifulSoup(raw, "html.parser")
     for tag in soup(["script", "style", "noscript", "template", "svg", "nav", "footer"]):
+        tag.decompose()
+    # a page's own table of contents and its prev/next bars are navigation, not text: kept, they open the chunk
+    # that follows them and pull it towards every question about the page
+    for tag in soup.find_all(lambda t: _classes(t) & _NAVIGATION or t.get("role") == "navigation"):
         tag.decompose()
     lines: list[str] = []
     headings: list[Heading] = []
@@ -34,13 +40,18 @@ def load_html(path: Path, source: str) -> Document:
             text = " ".join(el.get_text(" ", strip=True).split())
         if not text:
             continue
-        if el.name in ("h1", "h2", "h3", "h4", "h5", "h6"):
+        # the "Note" title of an admonition box is no section: the text after the box is not part of it
+        if el.name in ("h1", "h2", "h3", "h4", "h5", "h6") and not any(_classes(p) & _ASIDES for p in el.parents):
             headings.append(Heading(1, offset, int(el.name[1]), text))
         lines.append(text)
         offset += len(text) + 2
     page = "\n\n".join(lines)
     title = (soup.title.get_text(strip=True) if soup.title else "") or next((h.text for h in headings if h.level == 1), path.stem)
     return Document(source, title, (page,), tuple(headings), "html")
+
+
+def _classes(tag) -> set[str]:  # noqa: ANN001 - a bs4 Tag
+    return set(tag.get("class") or ()) if hasattr(tag, "get") else set()
 
 
 def _html_row(tr) -> str:  # noqa: ANN001 - a bs4 Tag

@@ -213,3 +213,24 @@ def test_words_broken_at_pdf_line_ends_are_whole_and_margin_numbers_go(tmp_path:
     assert "Massachusetts, February 6, 1788" in page
     assert "self-governing States" in page and "FAA-approved plan" in page  # compounds keep their hyphen
     assert not any(line.strip() == "7" for line in page.split("\n"))
+
+
+def test_html_navigation_is_dropped_and_a_note_box_is_no_section(tmp_path: Path) -> None:
+    (tmp_path / "numeric.html").write_text(
+        "<html><head><title>8.1. Numeric Types</title></head><body>"
+        '<div class="navheader"><a href="prev.html">Prev</a> <a href="next.html">Next</a></div>'
+        "<h2>8.1. Numeric Types</h2>"
+        '<div class="toc"><dl><dt>8.1.1. Integer Types</dt><dt>8.1.2. Serial Types</dt></dl></div>'
+        "<p>Numeric types consist of integers and decimals.</p>"
+        "<h3>8.1.1. Integer Types</h3><p>The type smallint holds -32768 to +32767.</p>"
+        '<div class="note"><h3 class="title">Note</h3><p>Overflow raises an error.</p></div>'
+        "<p>The type integer is the common choice.</p>"
+        '<div class="navfooter"><a href="index.html">Home</a></div></body></html>')
+    doc = load(tmp_path / "numeric.html")
+    page = doc.pages[0]
+    assert "Prev" not in page and "Home" not in page and "8.1.2. Serial Types" not in page
+    assert page.startswith("8.1. Numeric Types\n\nNumeric types consist")
+    assert "Overflow raises an error." in page  # the note's text stays
+    assert [h.text for h in doc.headings] == ["8.1. Numeric Types", "8.1.1. Integer Types"]
+    chunks = chunk_document(doc, 1000, 0)
+    assert all(c.section.endswith("8.1.1. Integer Types") for c in chunks if "common choice" in c.text)
