@@ -287,3 +287,30 @@ def test_an_abstention_is_shown_as_it_comes() -> None:
 
     question = "Which key deletes the previous word?"
     assert answer_start("I could not find this in the documents.", _hits(), question) == "I could not find this in the documents."
+
+
+def _passages(*texts: str) -> list[Hit]:
+    return [Hit(Chunk(id=f"t{i}:0", doc_id=f"t{i}", text=t, source=f"t{i}.pdf"), 1.0, "fused") for i, t in enumerate(texts)]
+
+
+def test_a_value_from_another_row_item_or_column_is_caught_and_the_retry_sees_only_what_was_asked() -> None:
+    from rag.answer.checks import misattributed, named_units
+
+    table = _passages("State / Territory: Alabama | Handgun: 23,022 | Long Gun: 22,650 | Totals: 71,137\n"
+                      "State / Territory: Alaska | Handgun: 3,062 | Long Gun: 3,209 | Totals: 7,095")
+    question = "What is the total number of background checks for Alaska?"
+    assert misattributed("Alaska had 71,137 checks [1].", table, question)  # Alabama's row
+    assert "column" in misattributed("Alaska had 3,062 checks [1].", table, question)  # Alaska's handgun count
+    assert misattributed("Alaska had 7,095 checks [1].", table, question) == ""
+    assert misattributed("Alaska had 3,062 handgun checks [1].", table, "How many handgun checks for Alaska?") == ""
+    assert named_units(table, question) == {1: ["State / Territory: Alaska | Totals: 7,095"]}
+    ratified = _passages("it had been ratified as follows: Delaware, December 7, 1787; Georgia, January 2, 1788; "
+                         "Massachusetts, February 6, 1788; Maryland, April 28, 1788; and New York, July 26, 1788.",
+                         "The twelfth article was ratified by the States and declared in force on February 3, 1804.")
+    question = "When did Massachusetts ratify the Constitution?"
+    assert misattributed("Massachusetts ratified it on February 3, 1804 [2].", ratified, question)
+    assert misattributed("Massachusetts ratified it on February 6, 1788 [1].", ratified, question) == ""
+    assert named_units(ratified, question) == {1: ["Massachusetts, February 6, 1788;"]}
+    # running text is not judged: a record's name and its values may sit in neighbouring sentences
+    prose = _passages("Buoy B3 was moored in 2023. It was deployed on 2 August by the Kittiwake crew.")
+    assert misattributed("B3 was deployed on 2 August [1].", prose, "When was buoy B3 deployed?") == ""

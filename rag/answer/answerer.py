@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 
-from rag.answer.checks import decision_of, identifiers, misattributed, recite, rows_naming, unsupported, without_decision
+from rag.answer.checks import decision_of, misattributed, named_units, recite, unsupported, without_decision
 from rag.answer.citations import cite, grounds
 from rag.answer.evidence import Evidence, compress, evidence_budget, fit_passages, whole
 from rag.answer.prompt import (
@@ -146,15 +146,12 @@ class Answerer:
         return build_prompt(question, evidence, budget, g.abstain_text, count), trimmed, budget
 
     def _repair(self, question: str, passages: list[Hit], budget: int, generator: Queued) -> str | None:
-        """Ask once more, shown only the rows that name the question's identifier (the model took a value from a
-        neighbouring row); the new answer, its markers numbered as in ``passages``, or None when it fails too."""
+        """Ask once more, shown only the rows and items that name the question's name, rows cut to the cells it asks
+        for (the model took a value from a neighbouring row or column); the new answer, its markers numbered as in
+        ``passages``, or None when it fails too."""
         g = self.config
-        rows = rows_naming(passages, identifiers(question))
-        evidence = []
-        for n, hit in enumerate(passages, 1):
-            spans = tuple(span for m, span in rows if m == n)
-            if spans:
-                evidence.append(Evidence(hit, " ".join(" ".join(hit.chunk.text[a:b].split()) for a, b in spans), spans))
+        units = named_units(passages, question)
+        evidence = [Evidence(hit, "\n".join(units[n]), ()) for n, hit in enumerate(passages, 1) if n in units]
         retry = build_prompt(question, evidence, budget, g.abstain_text, generator.count_tokens)
         try:
             text = generator.complete(retry.messages, g.max_tokens, g.temperature).strip()

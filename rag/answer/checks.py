@@ -10,7 +10,7 @@ from rag.answer.reply import MARKER, cited_numbers
 from rag.answer.subjects import is_identifier
 from rag.core.analyzer import tokenize
 from rag.core.numbers import normalize_numbers
-from rag.core.sentences import sentence_spans, split_sentences
+from rag.core.sentences import ROW_CELL, sentence_spans, split_sentences
 from rag.core.types import Hit
 
 _NUMBER_TEXT = r"(?<![\w.])\d+(?:[.,:]\d+)*"
@@ -94,37 +94,81 @@ def without_decision(answer: str) -> str:
     return _DECIDED.sub("", answer, count=1)
 
 
-def identifiers(question: str) -> set[str]:
-    """The question's numbered identifiers (B3, WO-1192): the names that single out one row or item among its
-    neighbours. Names without digits (``rl_settings``) are left out: they as often name the file or section the
-    row sits in as the row itself."""
-    return {t for t in tokenize(question) if is_identifier(t) and any(ch.isdigit() for ch in t)}
+def subject_names(question: str) -> set[str]:
+    """The question's names that single out one row or item among its neighbours (analyzed): numbered identifiers
+    (B3, WO-1192) and capitalised names (Alaska, Massachusetts). Identifiers without digits (``rl_settings``) are
+    left out: they as often name the file or section the row sits in as the row itself."""
+    numbered = {t for t in tokenize(question) if is_identifier(t) and any(ch.isdigit() for ch in t)}
+    capitalised = {t for word in question.split()[1:] if word[:1].isupper() for t in tokenize(word) if len(t) >= 3}
+    return numbered | capitalised
 
 
-def rows_naming(passages: list[Hit], names: set[str]) -> list[tuple[int, tuple[int, int]]]:
-    """(passage number, span) of every table row (see ``ingest.tables``) that names one of ``names``. Only rows: in
-    running text or a log, a record's number and its values sit on neighbouring lines, not in one sentence."""
-    out = []
-    for n, hit in enumerate(passages, 1):
-        text = hit.chunk.text
-        out += [(n, (a, b)) for a, b in sentence_spans(text) if " | " in text[a:b] and names & set(tokenize(text[a:b]))]
-    return out
+def _is_unit(text: str) -> bool:
+    """A table row (see ``ingest.tables``) or an item of a semicolon list: a record whose name and values sit
+    together. In running text or a log, a record's number and its values sit on neighbouring lines instead."""
+    return ROW_CELL in text or text.rstrip().endswith(";")
+
+
+def units_naming(passages: list[Hit], names: set[str]) -> list[tuple[int, tuple[int, int]]]:
+    """(passage number, span) of the rows and list items that name the question's rarest name (the one fewest of
+    them name: "Massachusetts" rather than "Constitution")."""
+    units = [(n, (a, b), set(tokenize(hit.chunk.text[a:b]))) for n, hit in enumerate(passages, 1)
+             for a, b in sentence_spans(hit.chunk.text) if _is_unit(hit.chunk.text[a:b])]
+    named = [[(n, span) for n, span, words in units if name in words] for name in sorted(names)]
+    named = [found for found in named if found]
+    return min(named, key=len) if named else []
+
+
+def _cells(row: str) -> list[tuple[str, str]]:
+    """A row's (header, value) cells; "" for a cell without a header."""
+    return [tuple(c.split(": ", 1)) if ": " in c else ("", c) for c in row.split(ROW_CELL)]
+
+
+def _best_cells(row: str, question: str, names: set[str]) -> tuple[list[str], int]:
+    """The values of the row's cells whose headers share the most terms with the question (not its names), and
+    how many they share."""
+    asked = set(tokenize(question)) - names
+    scored = [(len(asked & set(tokenize(header))), value) for header, value in _cells(row)]
+    best = max((score for score, _ in scored), default=0)
+    return [value for score, value in scored if score == best], best
 
 
 def misattributed(answer: str, passages: list[Hit], question: str) -> str:
-    """Why the answer's figures belong to another row than the one the question names ("" when they do not):
-    asked about buoy B3, a date from B1's row of the same table is stated in the passage, but not about B3.
-    Judged only when some table row names the question's identifier at all."""
-    names = identifiers(question)
-    rows = [passages[n - 1].chunk.text[a:b] for n, (a, b) in rows_naming(passages, names)] if names else []
-    if not rows:
+    """Why the answer's figures belong to another row, item or column than the question asks for ("" when they
+    do not): asked about buoy B3, a date from B1's row is stated in the passage, but not about B3; asked for
+    Alaska's total, the row's handgun count. Judged only where some row or list item names the question's name."""
+    names = subject_names(question)
+    units = [passages[n - 1].chunk.text[a:b] for n, (a, b) in units_naming(passages, names)]
+    if not units:
         return ""
-    figures = _invented(_claims(answer), _numbers(question))  # the answer's own figures, not the question's
-    stated = set().union(*(_numbers(r) for r in rows))
-    stray = sorted({x for x in figures if x not in stated and x.replace(",", "") not in stated})
-    if not stray:
-        return ""
-    return f"the passages give {', '.join(stray)} for something other than {', '.join(sorted(names)).upper()}"
+    figures = sorted(set(_invented(_claims(answer), _numbers(question))))  # the answer's own figures, not the question's
+    stated = set().union(*(_numbers(u) for u in units))
+    stray = [x for x in figures if x not in stated and x.replace(",", "") not in stated]
+    if stray:
+        return f"the passages give {', '.join(stray)} for something else than the question names"
+    for x in figures:
+        rows = [u for u in units if ROW_CELL in u and x in _numbers(u)]
+        best = [_best_cells(u, question, names) for u in rows]
+        if best and all(score and not any(x in _numbers(v) for v in values) for values, score in best):
+            return f"the passages give {x} under another column than the one asked for"
+    return ""
+
+
+def named_units(passages: list[Hit], question: str) -> dict[int, list[str]]:
+    """Per passage number, the rows and items that name the question's name, each row cut to its first cell and
+    the cells the question asks for (all of it when no header matches): the evidence of a second try."""
+    names = subject_names(question)
+    out: dict[int, list[str]] = {}
+    for n, (a, b) in units_naming(passages, names):
+        unit = " ".join(passages[n - 1].chunk.text[a:b].split())
+        if ROW_CELL in unit:
+            values, score = _best_cells(unit, question, names)
+            if score:
+                first = _cells(unit)[0]
+                kept = [f"{h}: {v}" if h else v for h, v in _cells(unit)[1:] if v in values]
+                unit = ROW_CELL.join([f"{first[0]}: {first[1]}" if first[0] else first[1], *kept])
+        out.setdefault(n, []).append(unit)
+    return out
 
 
 def unsupported(answer: str, passages: list[Hit], min_term_support: float = 0.5, question: str = "") -> str:

@@ -41,6 +41,7 @@ def _lines(text: str) -> list[str]:
     return out
 
 
+ROW_CELL = " | "  # between the cells of a table row written as a line (see ingest.tables)
 _ITEM = re.compile(r"(?<=;)\s+")
 
 
@@ -58,9 +59,13 @@ def split_sentences(text: str, max_chars: int = 400) -> list[str]:
     for line in _lines(text):
         for s in (item for sentence in _SENT.split(line) for item in _items(sentence.strip())):
             s = s.strip()
-            while len(s) > max_chars:  # very long "sentences" (tables, code) are cut so each fits the embedder
-                out.append(s[:max_chars])
-                s = s[max_chars:]
+            # a table row stays whole up to three times as long: cut, its later cells would lose the row's name
+            limit = 3 * max_chars if ROW_CELL in s else max_chars
+            while len(s) > limit:  # very long "sentences" (tables, code) are cut so each fits the embedder
+                cut = s.rfind(ROW_CELL, 0, limit) if limit > max_chars else -1
+                cut = cut if cut > 0 else limit
+                out.append(s[:cut])
+                s = s[cut:].lstrip(" |")
             if len(s) > 3:
                 out.append(s)
     return out
