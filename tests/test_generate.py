@@ -314,3 +314,14 @@ def test_a_value_from_another_row_item_or_column_is_caught_and_the_retry_sees_on
     # running text is not judged: a record's name and its values may sit in neighbouring sentences
     prose = _passages("Buoy B3 was moored in 2023. It was deployed on 2 August by the Kittiwake crew.")
     assert misattributed("B3 was deployed on 2 August [1].", prose, "When was buoy B3 deployed?") == ""
+
+
+def test_a_figure_from_a_passage_about_something_else_is_caught() -> None:
+    from rag.answer.checks import misattributed, named_units
+
+    hits = _passages("KNOWLES, WARDEN, Petitioner v. ALEXANDRE MIRZAYANCE. No. 07-1315. Washington, D.C.",
+                     "It is also available in the docket for this rulemaking, Docket No. FAA-2020-0686.")
+    question = "What is the docket number of Knowles v. Mirzayance?"
+    assert misattributed("The docket number is FAA-2020-0686 [2].", hits, question)
+    assert misattributed("The docket number is 07-1315 [1].", hits, question) == ""
+    assert list(named_units(hits, question)) == [1]

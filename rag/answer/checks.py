@@ -138,10 +138,13 @@ def misattributed(answer: str, passages: list[Hit], question: str) -> str:
     do not): asked about buoy B3, a date from B1's row is stated in the passage, but not about B3; asked for
     Alaska's total, the row's handgun count. Judged only where some row or list item names the question's name."""
     names = subject_names(question)
+    figures = sorted(set(_invented(_claims(answer), _numbers(question))))  # the answer's own figures, not the question's
+    naming = _naming(passages, names)
+    if naming and any(x not in set().union(*(_numbers(passages[n - 1].chunk.text) for n in naming)) for x in figures):
+        return "the answer's figures come from passages that do not name what the question asks about"
     units = [passages[n - 1].chunk.text[a:b] for n, (a, b) in units_naming(passages, names)]
     if not units:
         return ""
-    figures = sorted(set(_invented(_claims(answer), _numbers(question))))  # the answer's own figures, not the question's
     stated = set().union(*(_numbers(u) for u in units))
     stray = [x for x in figures if x not in stated and x.replace(",", "") not in stated]
     if stray:
@@ -154,9 +157,16 @@ def misattributed(answer: str, passages: list[Hit], question: str) -> str:
     return ""
 
 
+def _naming(passages: list[Hit], names: set[str]) -> list[int]:
+    """The numbers of the passages that name any of ``names`` (in their text, title or section)."""
+    return [n for n, h in enumerate(passages, 1)
+            if names & set(tokenize(f"{h.chunk.title} {h.chunk.section} {h.chunk.text}"))]
+
+
 def named_units(passages: list[Hit], question: str) -> dict[int, list[str]]:
     """Per passage number, the rows and items that name the question's name, each row cut to its first cell and
-    the cells the question asks for (all of it when no header matches): the evidence of a second try."""
+    the cells the question asks for (all of it when no header matches), or else the passages that name it: the
+    evidence of a second try."""
     names = subject_names(question)
     out: dict[int, list[str]] = {}
     for n, (a, b) in units_naming(passages, names):
@@ -168,6 +178,8 @@ def named_units(passages: list[Hit], question: str) -> dict[int, list[str]]:
                 kept = [f"{h}: {v}" if h else v for h, v in _cells(unit)[1:] if v in values]
                 unit = ROW_CELL.join([f"{first[0]}: {first[1]}" if first[0] else first[1], *kept])
         out.setdefault(n, []).append(unit)
+    if not out:  # no row or item names it: the passages that do, whole
+        out = {n: [passages[n - 1].chunk.text] for n in _naming(passages, names)}
     return out
 
 
