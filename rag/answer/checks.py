@@ -148,7 +148,8 @@ def misattributed(answer: str, passages: list[Hit], question: str) -> str:
     stated = set().union(*(_numbers(u) for u in units))
     stray = [x for x in figures if x not in stated and x.replace(",", "") not in stated]
     if stray:
-        return f"the passages give {', '.join(stray)} for something else than the question names"
+        named = [w.strip("?.,;:!") for w in question.split() if set(tokenize(w)) & names]
+        return f"the passages give {', '.join(stray)} for something other than {', '.join(named)}"
     for x in figures:
         rows = [u for u in units if ROW_CELL in u and x in _numbers(u)]
         best = [_best_cells(u, question, names) for u in rows]

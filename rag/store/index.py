@@ -10,6 +10,7 @@ whole (``rag.store.rwlock``).
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -51,7 +52,12 @@ class Index:
         # one writer at a time per index: threads of this process and other processes alike (UI button, API, CLI)
         self.ingesting = WriterLock(self.path / "write.lock", self.read_only)
         self.manifest = Manifest(self.path / "manifest.sqlite3", self.read_only)
-        self.store = ChromaStore(self.path / "chroma", chroma_url, chroma_token, self.read_only)
+        if self.read_only or chroma_url:
+            self.store = ChromaStore(self.path / "chroma", chroma_url, chroma_token, self.read_only)
+        else:  # two processes creating one new store at once race on its tables ("table collections already exists")
+            with open(self.path / "open.lock", "a") as f:
+                fcntl.flock(f, fcntl.LOCK_EX)
+                self.store = ChromaStore(self.path / "chroma", chroma_url, chroma_token)
         self._bm25: Bm25Index | None = None
         self._derived: dict[str, tuple[int, Any]] = {}  # values derived from the index, per generation
 
