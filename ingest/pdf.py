@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ingest.document import Document, Heading, first_line_title, normalise
 from ingest.pdf_tables import with_table_rows
+from ingest.tables import ROW_BREAK, leader_tables_as_rows
 from rag.core.errors import IngestError
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,8 @@ def load_pdf(path: Path, source: str) -> Document:
         raise IngestError(source, "PDF has no pages")
     if not any(p.strip() for p in raw_pages):
         raise IngestError(source, "no text layer; OCR is not supported")
-    pages = joined_hyphens(tuple(_LEADERS.sub(" | ", _without_line_numbers(text)) for text in strip_running_lines(raw_pages)))
+    pages = joined_hyphens(tuple(leader_tables_as_rows(_LEADERS.sub(ROW_BREAK, _without_line_numbers(text)))
+                                 for text in strip_running_lines(raw_pages)))
     headings = tuple(h for n, text in enumerate(pages, 1) for h in pdf_headings(n, text))
     # a running head often is the best title a PDF without metadata has
     title = meta_title.strip() or first_line_title("\n".join(raw_pages), path.stem)

@@ -120,3 +120,87 @@ def pdf_tables_as_rows(page_text: str, tables: list[tuple[list[str], list[list[s
         lines = [line for line in lines if _norm(line) != header]  # every row now names its columns
         keys = [_norm(line) for line in lines]
     return "\n".join(lines)
+
+
+
+ROW_BREAK = " | "
+_MAX_WRAPPED = 3  # lines a cell of a leader table may wrap over before the text is taken to have moved on
+
+
+def _header_names(line: str) -> list[str]:
+    """A header line cut into column names, each starting at a capitalised word ("Action Labor cost Parts cost
+    Cost on U.S. operators": an abbreviation such as "U.S." starts none)."""
+    names: list[list[str]] = []
+    for word in line.split():
+        if not names or (word[:1].isupper() and "." not in word):
+            names.append([word])
+        else:
+            names[-1].append(word)
+    return [" ".join(w) for w in names]
+
+
+def leader_tables_as_rows(text: str) -> str:
+    """Text whose tables were drawn with dot leaders between cells (already turned into " | " breaks) with each
+    row on one line that names its columns, from the header line above the first row. A cell that wraps onto
+    the next lines is joined to its row ("MDS installation and verification, INOP / marker removal. / 1 work-hour
+    ... | $0 | $85 | $6,205."). Where no header line cuts into as many names as a row has cells, lines stay."""
+    lines = text.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        table = _leader_table(out, lines, i) if ROW_BREAK in lines[i] and ": " not in lines[i].split(ROW_BREAK)[0] else None
+        if table is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        back, names, rows, i = table
+        del out[len(out) - back + 1:]  # the lines between the header and the first row are its first cell
+        out += row_lines(names, rows)
+    return "\n".join(out)
+
+
+def _leader_table(before: list[str], lines: list[str], i: int) -> tuple[int, list[str], list[list[str]], int] | None:
+    """(lines back to the header, column names, rows, next line) of a leader table whose first row is on line i."""
+    for back in range(1, _MAX_WRAPPED + 2):
+        if back > len(before) or ROW_BREAK in before[-back] or not before[-back].strip():
+            return None
+        names = _header_names(before[-back].strip())
+        if 3 <= len(names) <= 12 and all(len(n.split()) <= 5 for n in names):
+            first = [line.strip() for line in before[len(before) - back + 1:]]
+            rows, end = _leader_rows(lines, i, len(names), first)
+            if rows:
+                return back, names, rows, end
+    return None
+
+
+def _leader_rows(lines: list[str], i: int, n: int, first: list[str]) -> tuple[list[list[str]], int]:
+    """Rows of ``n`` cells from line ``i`` on (``first``: wrapped lines of the first row's first cell); returns
+    them and the line after the table."""
+    rows: list[list[str]] = []
+    cells: list[str] = []
+    waiting = list(first)  # lines without breaks: the rest of a cell, or the next row's first cell
+    start = i
+    while i < len(lines):
+        line = lines[i].strip()
+        if ROW_BREAK not in line:
+            if not line or len(waiting) >= _MAX_WRAPPED:
+                break
+            waiting.append(line)
+            i += 1
+            continue
+        pieces = [p.strip() for p in line.split(ROW_BREAK)]
+        if cells and len(cells) + len(pieces) <= n:  # the row goes on: waiting lines end its last cell
+            cells[-1] = " ".join([cells[-1], *waiting])
+            cells += pieces
+        elif not cells and waiting and len(pieces) == n - 1:  # the first cell wrapped over the lines before
+            cells = [" ".join(waiting), *pieces]
+        elif not cells and not waiting and len(pieces) <= n:
+            cells = pieces
+        else:
+            break
+        waiting = []
+        i += 1
+        if len(cells) == n:
+            rows.append(cells)
+            cells, start = [], i
+    return rows, start if cells else i - len(waiting)

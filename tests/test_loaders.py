@@ -193,14 +193,26 @@ def test_pdf_tables_with_merged_header_cells_name_each_column_by_its_group(tmp_p
     assert "State: Alabama | Pre-Pawn Handgun: 14" in page
 
 
-def test_dot_leaders_between_pdf_table_cells_become_cell_breaks(tmp_path: Path) -> None:
-    write_pdf(tmp_path / "costs.pdf", [["Action Labor cost Parts cost",
-                                         "AFM revisions ...... 1 work-hour ...... $0",
-                                         "Wiring change .. 79 work-hours ........ $3,790",
-                                         "The estimate... is rough."]])
+def test_dot_leader_tables_become_rows_that_name_their_columns(tmp_path: Path) -> None:
+    write_pdf(tmp_path / "costs.pdf", [["ESTIMATED COSTS",
+                                         "Action Labor cost Parts cost Cost on U.S. operators",
+                                         "AFM revisions ...... 1 work-hour ...... $0 ........ $6,205.",
+                                         "MDS installation and verification, INOP",
+                                         "marker removal.",
+                                         "1 work-hour ...... $0 ........ $6,205.",
+                                         "Wiring change .. Up to 79 work-hours =",
+                                         "Up to $6,715.",
+                                         "Up to $3,790 ........ Up to $766,865.",
+                                         "The estimate... is rough, and it",
+                                         "may change."]])
     page = load(tmp_path / "costs.pdf").pages[0]
-    assert "AFM revisions | 1 work-hour | $0" in page and "Wiring change | 79 work-hours | $3,790" in page
-    assert "The estimate... is rough." in page  # an ellipsis is not a leader
+    assert ("Action: AFM revisions | Labor cost: 1 work-hour | Parts cost: $0 | Cost on U.S. operators: $6,205."
+            in page), page
+    assert ("Action: MDS installation and verification, INOP marker removal. | Labor cost: 1 work-hour | "
+            "Parts cost: $0" in page)
+    assert ("Action: Wiring change | Labor cost: Up to 79 work-hours = Up to $6,715. | Parts cost: Up to $3,790 | "
+            "Cost on U.S. operators: Up to $766,865." in page)
+    assert "The estimate... is rough, and it\nmay change." in page  # the text after the table, as it was
 
 
 def test_words_broken_at_pdf_line_ends_are_whole_and_margin_numbers_go(tmp_path: Path) -> None:
