@@ -42,7 +42,7 @@ def section_spans(doc: Document) -> list[Span]:
     for page_no, text in enumerate(doc.pages, 1):
         cuts = [0] + [h.char_start for h in by_page.get(page_no, []) if h.char_start > 0] + [len(text)]
         heads = {h.char_start: h for h in by_page.get(page_no, [])}
-        carry = None  # start of a heading with no body of its own: it joins the next section's first chunk
+        carry = None  # start of a heading with no body of its own
         for start, end in zip(cuts, cuts[1:]):
             if start in heads:
                 h = heads[start]
@@ -50,7 +50,8 @@ def section_spans(doc: Document) -> list[Span]:
             body = text[start:end].strip()
             if not body:
                 continue
-            if start in heads and "\n" not in body and end < len(text):
+            # a heading with no body of its own (its underline aside) joins the next section's first chunk
+            if start in heads and not body.partition("\n")[2].strip(" \t\n-=*~_#") and end < len(text):
                 carry = start if carry is None else carry
                 continue
             spans.append(Span(page_no, start if carry is None else carry, end, " > ".join(p.text for p in path)))

@@ -13,7 +13,8 @@ from ingest.loaders import supported
 # Bump when loading, chunking, situated context or metadata produce different chunks for the same file:
 # documents indexed by an older version are processed again on the next run.
 # 2: PDF running heads, footers and page numbers are dropped.
-# 3: PDF tables with merged header cells, and tables drawn with dot leaders, become rows; HTML navigation dropped.
+# 3: PDF tables with merged header cells, and tables drawn with dot leaders, become rows; HTML navigation
+# dropped; plain-text headings (framed, after a rule, in capitals) found.
 RECIPE_VERSION = 3
 
 

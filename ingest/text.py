@@ -101,7 +101,37 @@ def _paragraph_cut(text: str) -> int:
 
 def load_text(path: Path, source: str) -> Document:
     text = normalise(decode_text(path.read_bytes(), source))
-    return Document(source, first_line_title(text, path.stem), (text,), (), "text")
+    return Document(source, first_line_title(text, path.stem), (text,), tuple(text_headings(text)), "text")
+
+
+_RULE = re.compile(r"[ \t]*([-=*~_#])\1{2,}[ \t]*")  # a line of one repeated character: "-----", "====="
+
+
+def _capitals(line: str) -> bool:
+    """A short line in capitals, of two words or more ("MEETING OF MONDAY 14 OCTOBER 2024")."""
+    letters = [c for c in line if c.isalpha()]
+    return len(line) <= 80 and len(line.split()) >= 2 and len(letters) >= 6 and all(c.isupper() for c in letters)
+
+
+def text_headings(text: str) -> list[Heading]:
+    """Headings of plain text as people type them: a line framed or underlined by a rule, the first line after
+    a rule ("WO-1176   2024-07-08   H. Drummond" opening a log entry), or a line in capitals on its own. A
+    section then carries its heading, so a meeting's date or an entry's number stays with what it says."""
+    headings: list[Heading] = []
+    lines = text.split("\n")
+    offset = 0
+    for n, line in enumerate(lines):
+        before = lines[n - 1] if n else ""
+        after = lines[n + 1] if n + 1 < len(lines) else ""
+        stripped = line.strip()
+        if stripped and len(stripped) <= 100 and not _RULE.fullmatch(line) and (
+                # after a rule that separates (not one underlining the line above it)
+                _RULE.fullmatch(before) and (n < 2 or not lines[n - 2].strip())
+                or _RULE.fullmatch(after) and after.strip()[0] in "=-"
+                or (not before.strip() and _capitals(stripped))):
+            headings.append(Heading(1, offset, 1, " ".join(stripped.split())))
+        offset += len(line) + 1
+    return headings
 
 
 # ---- markdown -----------------------------------------------------------------------------------------------

@@ -246,3 +246,16 @@ def test_html_navigation_is_dropped_and_a_note_box_is_no_section(tmp_path: Path)
     assert [h.text for h in doc.headings] == ["8.1. Numeric Types", "8.1.1. Integer Types"]
     chunks = chunk_document(doc, 1000, 0)
     assert all(c.section.endswith("8.1.1. Integer Types") for c in chunks if "common choice" in c.text)
+
+
+def test_plain_text_headings_are_found_where_people_type_them(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text(
+        "STATION MEETING NOTES\n\nHeld every Monday.\n\n" + "-" * 40 + "\nMEETING OF MONDAY 14 OCTOBER 2024\n" + "-" * 40
+        + "\nPresent: MO, HD\nSDO this week: Ingrid Solberg\n\n" + "-" * 40 + "\nWO-1192   2024-10-17   H. Drummond\n"
+        "Work done: injector replaced.\n\nSummary\n=======\nAll closed.\nNOT A HEADING because it follows text\n")
+    doc = load(tmp_path / "notes.txt")
+    assert [h.text for h in doc.headings] == ["STATION MEETING NOTES", "MEETING OF MONDAY 14 OCTOBER 2024",
+                                              "WO-1192 2024-10-17 H. Drummond", "Summary"]
+    chunks = chunk_document(doc, 1000, 0)
+    solberg = next(c for c in chunks if "Ingrid Solberg" in c.text)
+    assert solberg.section == "MEETING OF MONDAY 14 OCTOBER 2024" and solberg.text.startswith("MEETING OF MONDAY")
