@@ -143,3 +143,33 @@ def test_6_a_folder_synced_after_the_server_started_opens_at_its_page(page, tmp_
     url = f"/document/{doc_id_for('winter/winter-timetable.pdf')}#page=1"
     status, kind = page.evaluate("async url => { const r = await fetch(url); return [r.status, r.headers.get('content-type')]; }", url)
     assert status == 200 and kind == "application/pdf"
+
+
+def test_7_the_documents_list_is_read_on_each_visit_and_a_delete_asks_first(page, sample_rag) -> None:  # noqa: ANN001
+    page.reload()  # uploads and synced folders came after the server started: a reload still lists them
+    page.get_by_role("tab", name="Documents").click()
+    expect(page.locator("#documents")).to_contain_text("uploads/galley-rules.md")
+    expect(page.locator("#documents")).to_contain_text("winter/winter-timetable.pdf")
+    page.locator("#delete").click()  # nothing is chosen for deletion until the user chooses
+    expect(page.locator("#confirm-delete")).to_be_hidden()
+    page.locator("#victim input").click()
+    page.get_by_role("option", name="uploads/galley-rules.md").click()
+    page.locator("#delete").click()
+    expect(page.locator("#confirm-delete")).to_be_visible()
+    page.locator("#cancel").click()
+    expect(page.locator("#confirm-delete")).to_be_hidden()
+    assert "uploads/galley-rules.md" in [d.source for d in sample_rag.documents()]  # kept
+    page.locator("#delete").click()
+    page.locator("#confirm").click()
+    expect(page.locator("#deleted")).to_contain_text("Deleted uploads/galley-rules.md")
+    expect(page.locator("#documents")).not_to_contain_text("uploads/galley-rules.md")
+    assert "uploads/galley-rules.md" not in [d.source for d in sample_rag.documents()]
+
+
+def test_8_what_the_user_writes_is_shown_as_written(page) -> None:  # noqa: ANN001
+    page.get_by_role("tab", name="Chat").click()
+    page.locator("#question textarea").fill("Is <b>bold</b> or <img src=x onerror=alert(1)> allowed in the mess?")
+    page.locator("#question textarea").press("Enter")
+    user = page.locator("#chat .message.user, #chat [data-testid='user']").last
+    expect(user).to_contain_text("<b>bold</b>")
+    assert user.locator("b, img").count() == 0

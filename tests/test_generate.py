@@ -325,3 +325,15 @@ def test_a_figure_from_a_passage_about_something_else_is_caught() -> None:
     assert misattributed("The docket number is FAA-2020-0686 [2].", hits, question)
     assert misattributed("The docket number is 07-1315 [1].", hits, question) == ""
     assert list(named_units(hits, question)) == [1]
+
+
+def test_a_passage_names_the_subject_through_its_acronyms_and_dates_are_no_subjects() -> None:
+    from rag.answer.checks import misattributed, subject_names
+
+    log = Hit(Chunk(id="m:7", doc_id="m", text="RTU firmware upgraded to 2.5.0 on all three buoys.", source="log.txt",
+                    section="WO-1187 2024-09-17", context="RTU: Remote Telemetry Unit"), 1.0, "fused")
+    glossary = Hit(Chunk(id="g:1", doc_id="g", text="Remote Telemetry Unit: the radio on each buoy.", source="faq.md"),
+                   0.9, "fused")
+    question = "Which firmware version were the Remote Telemetry Units upgraded to in September 2024?"
+    assert "septemb" not in subject_names(question)
+    assert misattributed("They were upgraded to version 2.5.0 [1].", [log, glossary], question) == ""

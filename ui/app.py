@@ -4,6 +4,7 @@ retrieval or generation logic lives here (``ui/render.py`` turns records into HT
 from __future__ import annotations
 
 import functools
+import html
 import logging
 import os
 import re
@@ -21,7 +22,7 @@ from rag.core.types import AnswerDone, Failed, RetrievalDone, Token  # noqa: E40
 from rag.eval.runner import evaluate_index  # noqa: E402
 from rag.pipeline import Rag  # noqa: E402
 from ui.files import add_document_route, document_links, store_upload  # noqa: E402
-from ui.render import CSS, documents_table, link_citations, metrics_table, misses_table, render_sources, report_table  # noqa: E402
+from ui.render import CSS, as_written, documents_table, link_citations, metrics_table, misses_table, render_sources, report_table  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,8 @@ def build_app(rag: Rag) -> gr.Blocks:
         if not message:
             yield history, gr.skip(), ""
             return
-        prior = [{"role": m["role"], "content": _text(m["content"])} for m in history]
-        history = [*history, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+        prior = [{"role": m["role"], "content": html.unescape(_text(m["content"]))} for m in history]
+        history = [*history, {"role": "user", "content": as_written(message)}, {"role": "assistant", "content": ""}]
         sources, draft = "", ""
         yield history, gr.skip(), ""
         files = pdf_links(rag)
@@ -79,9 +80,9 @@ def build_app(rag: Rag) -> gr.Blocks:
             elif isinstance(event, Token):
                 # a draft until the checks have passed it: marked as such, and replaced by the final answer
                 draft += event.text
-                history[-1]["content"] = f"{draft}\n\n*{CHECKING}*"
+                history[-1]["content"] = f"{as_written(draft)}\n\n*{CHECKING}*"
             elif isinstance(event, Failed):
-                history[-1]["content"] = f"Error: {event.message}"
+                history[-1]["content"] = f"Error: {as_written(event.message)}"
             elif isinstance(event, AnswerDone):
                 history[-1]["content"] = link_citations(event.answer)
                 sources = render_sources(event.answer.passages, event.answer, files)
@@ -118,10 +119,19 @@ def build_app(rag: Rag) -> gr.Blocks:
             raise gr.Error("Nothing to re-sync yet: ingest a folder first.")
         return ingest_paths(rag.roots(), progress)
 
-    def delete(source: str) -> tuple[Any, Any, str]:
+    def listed() -> tuple[Any, Any]:
+        return documents_table(rag.documents()), gr.update(choices=_sources(), value=None)
+
+    def ask_to_delete(source: str | None) -> tuple[Any, str]:
+        if not source:
+            raise gr.Error("Choose an indexed document to delete.")
+        return gr.update(visible=True), f"Delete **{as_written(source)}** from the index?"
+
+    def delete(source: str) -> tuple[Any, Any, str, Any]:
         if not source or not rag.delete(source):
             raise gr.Error("Choose an indexed document to delete.")
-        return documents_table(rag.documents()), gr.update(choices=_sources(), value=None), f"Deleted {source}."
+        return (documents_table(rag.documents()), gr.update(choices=_sources(), value=None),
+                f"Deleted {as_written(source)}.", gr.update(visible=False))
 
     def _sources() -> list[str]:
         return [d.source for d in rag.documents()]
@@ -168,7 +178,7 @@ def build_app(rag: Rag) -> gr.Blocks:
                     sources = gr.HTML(elem_id="sources")
             box.submit(respond, [box, chat, overrides], [chat, sources, box], api_name="chat")
             clear.click(lambda: ([], "", ""), None, [chat, sources, box], api_name=False)
-        with gr.Tab("Documents"):
+        with gr.Tab("Documents") as documents_tab:
             with gr.Row():
                 with gr.Column():
                     files = gr.File(label="Upload documents", file_count="multiple", type="filepath", elem_id="upload")
@@ -178,17 +188,26 @@ def build_app(rag: Rag) -> gr.Blocks:
                     folder_btn = gr.Button("Sync folder", elem_id="sync-folder")
                     resync_btn = gr.Button("Re-sync all ingested folders")
             status = gr.Dataframe(headers=["file", "status", "chunks", "reason"], label="Last ingestion", elem_id="ingest-status")
-            docs = gr.Dataframe(value=documents_table(rag.documents()), label="Indexed documents", elem_id="documents",
+            # read from the manifest when the page opens and whenever the tab is shown, never kept from start-up
+            docs = gr.Dataframe(label="Indexed documents", elem_id="documents",
                                 headers=["document", "status", "chunks", "title", "acronyms", "error"])
             with gr.Row():
-                victim = gr.Dropdown(choices=_sources(), label="Document", scale=3)
-                delete_btn = gr.Button("Delete document", variant="stop", scale=1)
-            deleted = gr.Markdown()
+                victim = gr.Dropdown(choices=[], value=None, label="Document", scale=3, elem_id="victim")
+                delete_btn = gr.Button("Delete document", variant="stop", scale=1, elem_id="delete")
+            with gr.Row(visible=False, elem_id="confirm-delete") as confirm_row:
+                confirm_text = gr.Markdown()
+                confirm_btn = gr.Button("Delete", variant="stop", scale=0, elem_id="confirm")
+                cancel_btn = gr.Button("Keep it", scale=0, elem_id="cancel")
+            deleted = gr.Markdown(elem_id="deleted")
             one_at_a_time = {"api_name": False, "concurrency_limit": 1, "concurrency_id": "documents"}
             upload_btn.click(_shown(ingest_uploads), files, [status, docs, victim], **one_at_a_time)
             folder_btn.click(_shown(ingest_folder), folder, [status, docs, victim], **one_at_a_time)
             resync_btn.click(_shown(resync), None, [status, docs, victim], **one_at_a_time)
-            delete_btn.click(_shown(delete), victim, [docs, victim, deleted], **one_at_a_time)
+            delete_btn.click(ask_to_delete, victim, [confirm_row, confirm_text], api_name=False)
+            confirm_btn.click(_shown(delete), victim, [docs, victim, deleted, confirm_row], **one_at_a_time)
+            cancel_btn.click(lambda: gr.update(visible=False), None, confirm_row, api_name=False)
+            documents_tab.select(listed, None, [docs, victim], api_name=False)
+            app.load(listed, None, [docs, victim], api_name=False)
         with gr.Tab("Settings"):
             inputs = [
                 gr.Radio(["hybrid", "bm25", "dense"], value=defaults["retrieval.mode"], label="Retrieval mode"),

@@ -66,11 +66,17 @@ def highlight(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
+def as_written(text: str) -> str:
+    """Text for the chat as it was written: "<b>" in a question, or copied by the model from a document, shows as
+    "<b>", never as markup the page would render (Gradio's sanitiser would still let some through)."""
+    return html.escape(text, quote=False)
+
+
 def link_citations(answer: Answer) -> str:
     """The answer with each ``[n]`` marker made a link to its source card, plus a line of sources."""
-    text = _MARKER.sub(lambda m: f"[[{m.group(1)}]](#source-{m.group(1)})", answer.text)
+    text = _MARKER.sub(lambda m: f"[[{m.group(1)}]](#source-{m.group(1)})", as_written(answer.text))
     if answer.citations:
-        cited = "; ".join(f"[{c.n}] {c.source} p.{c.page}" for c in answer.citations)
+        cited = "; ".join(f"[{c.n}] {as_written(c.source)} p.{c.page}" for c in answer.citations)
         text += f"\n\n*Sources: {cited}*"
     return text
 

@@ -94,12 +94,18 @@ def without_decision(answer: str) -> str:
     return _DECIDED.sub("", answer, count=1)
 
 
+# capitalised, but dates rather than names: documents write them as numbers as often ("2024-09-17")
+_CALENDAR = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+             "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+
+
 def subject_names(question: str) -> set[str]:
     """The question's names that single out one row or item among its neighbours (analyzed): numbered identifiers
     (B3, WO-1192) and capitalised names (Alaska, Massachusetts). Identifiers without digits (``rl_settings``) are
     left out: they as often name the file or section the row sits in as the row itself."""
     numbered = {t for t in tokenize(question) if is_identifier(t) and any(ch.isdigit() for ch in t)}
-    capitalised = {t for word in question.split()[1:] if word[:1].isupper() for t in tokenize(word) if len(t) >= 3}
+    capitalised = {t for word in question.split()[1:] if word[:1].isupper() and word.strip("?.,;:!").lower() not in _CALENDAR
+                   for t in tokenize(word) if len(t) >= 3}
     return numbered | capitalised
 
 
@@ -160,8 +166,9 @@ def misattributed(answer: str, passages: list[Hit], question: str) -> str:
 
 def _naming(passages: list[Hit], names: set[str]) -> list[int]:
     """The numbers of the passages that name any of ``names`` (in their text, title or section)."""
+    # the situated context carries the expansions of the acronyms a passage uses ("RTU: Remote Telemetry Unit")
     return [n for n, h in enumerate(passages, 1)
-            if names & set(tokenize(f"{h.chunk.title} {h.chunk.section} {h.chunk.text}"))]
+            if names & set(tokenize(f"{h.chunk.title} {h.chunk.section} {h.chunk.context} {h.chunk.text}"))]
 
 
 def named_units(passages: list[Hit], question: str) -> dict[int, list[str]]:
