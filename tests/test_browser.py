@@ -168,8 +168,10 @@ def test_7_the_documents_list_is_read_on_each_visit_and_a_delete_asks_first(page
 
 def test_8_what_the_user_writes_is_shown_as_written(page) -> None:  # noqa: ANN001
     page.get_by_role("tab", name="Chat").click()
-    page.locator("#question textarea").fill("Is <b>bold</b> or <img src=x onerror=alert(1)> allowed in the mess?")
+    # about a pump no document mentions, so the answer comes at once, without the model
+    page.locator("#question textarea").fill("Is <b>bold</b> or <img src=x onerror=alert(1)> allowed on pump QX-9041?")
     page.locator("#question textarea").press("Enter")
     user = page.locator("#chat .message.user, #chat [data-testid='user']").last
-    expect(user).to_contain_text("<b>bold</b>")
+    expect(user).to_contain_text("<b>bold</b> or <img src=x onerror=alert(1)>")
     assert user.locator("b, img").count() == 0
+    expect(page.locator("#chat .message.bot, #chat [data-testid='bot']").last).to_contain_text("do not mention QX-9041")
