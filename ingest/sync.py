@@ -37,6 +37,7 @@ class Known:
     mtime: float
     ok: bool
     recipe: str = ""  # how its chunks were made (see ``recipe``); another recipe means indexing it again
+    excluded: bool = False  # deleted by the user: a sync of its folder leaves it out until the file itself is given
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Plan:
     changed: list[SourceFile] = field(default_factory=list)
     unchanged: list[SourceFile] = field(default_factory=list)
     deleted: list[Known] = field(default_factory=list)
+    excluded: list[SourceFile] = field(default_factory=list)  # deleted by the user, left out
 
 
 def file_sha256(path: Path) -> str:
@@ -124,8 +126,13 @@ def _leaves(path: Path, root: Path) -> bool:
 
 def source_prefix(root: Path, known: list[Known]) -> str:
     """How sources under ``root`` begin: the folder's name, or as many of its parents' names as it takes to
-    differ from documents indexed from another folder of the same name ("A/reports" vs "B/reports")."""
+    differ from documents indexed from another folder of the same name ("A/reports" vs "B/reports"). A file
+    given on its own that the index knows keeps its source."""
     root = root.resolve()
+    if root.is_file():  # a file indexed before (from its folder, say) keeps the source it has
+        same = next((k.source for k in known if k.path and Path(k.path) == root), None)
+        if same:
+            return same
     parts = root.parts[1:]
     for n in range(1, len(parts) + 1):
         prefix = "/".join(parts[-n:])
@@ -145,10 +152,13 @@ def plan(root: Path, files: list[SourceFile], known: list[Known], current: str =
     by_source = {k.source: k for k in known}
     result = Plan()
     present = set()
+    given = root.is_file()  # a file named on its own is added even when the user deleted it before
     for f in files:
         present.add(f.source)
         k = by_source.get(f.source)
-        if k is None:
+        if k is not None and k.excluded and not given:
+            result.excluded.append(f)
+        elif k is None or k.excluded:
             result.new.append(f)
         elif k.ok and k.size == f.size and k.mtime == f.mtime and k.recipe == current:
             result.unchanged.append(f)

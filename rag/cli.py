@@ -281,7 +281,9 @@ def cmd_delete(args: argparse.Namespace, config: Config) -> int:
     with Rag.open(config=config) as rag:
         if not rag.delete(args.source):
             raise RagError(f"no indexed document matches {args.source!r} (see 'rag list')")
-    print(f"deleted {args.source}")
+        kept = any(d.status == "excluded" and args.source in (d.source, d.path) for d in rag.documents())
+    print(f"deleted {args.source}" + ("; the file stays, and syncs of its folder leave it out until you ingest the "
+                                      "file itself" if kept else ""))
     return 0
 
 

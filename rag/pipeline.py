@@ -122,10 +122,16 @@ class Rag:
     def documents(self) -> list[DocRecord]:
         return self.index.documents()
 
+    @property
+    def uploads(self) -> Path:
+        """The folder the app saves uploads in: its files belong to the index, and deleting one removes the file."""
+        return Path(self.config.index.path) / "uploads"
+
     def delete(self, source: str) -> bool:
-        """Remove a document by its source (as listed by ``documents()``) or by its file path."""
+        """Remove a document by its source (as listed by ``documents()``) or by its file path. An upload's file
+        goes with it; a file of the user's stays, excluded from later syncs of its folder (see ``ingest``)."""
         with self.index.ingesting.hold():  # not in the middle of a sync
-            return self._job().delete_source(source)
+            return self._job().delete_source(source, self.uploads)
 
     def doctor(self, repair: bool = False) -> list[str]:
         """Do the manifest, Chroma and BM25 agree? With ``repair``, fix what can be fixed."""

@@ -145,7 +145,7 @@ def test_6_a_folder_synced_after_the_server_started_opens_at_its_page(page, tmp_
     assert status == 200 and kind == "application/pdf"
 
 
-def test_7_the_documents_list_is_read_on_each_visit_and_a_delete_asks_first(page, sample_rag) -> None:  # noqa: ANN001
+def test_7_the_documents_list_is_read_on_each_visit_and_a_delete_asks_first(page, sample_rag, tmp_path: Path) -> None:  # noqa: ANN001
     page.reload()  # uploads and synced folders came after the server started: a reload still lists them
     page.get_by_role("tab", name="Documents").click()
     expect(page.locator("#documents")).to_contain_text("uploads/galley-rules.md")
@@ -164,6 +164,14 @@ def test_7_the_documents_list_is_read_on_each_visit_and_a_delete_asks_first(page
     expect(page.locator("#deleted")).to_contain_text("Deleted uploads/galley-rules.md")
     expect(page.locator("#documents")).not_to_contain_text("uploads/galley-rules.md")
     assert "uploads/galley-rules.md" not in [d.source for d in sample_rag.documents()]
+    # the next upload syncs the upload folder: the deleted file does not come back
+    rota = tmp_path / "mess-rota.md"
+    rota.write_text("# Mess rota\n\nWashing up rotates daily in alphabetical order.\n")
+    page.locator("#upload input[type=file]").set_input_files(str(rota))
+    page.locator("#ingest-uploads").click()
+    expect(page.locator("#ingest-status")).to_contain_text("mess-rota.md")
+    expect(page.locator("#documents")).to_contain_text("uploads/mess-rota.md")
+    expect(page.locator("#documents")).not_to_contain_text("uploads/galley-rules.md")
 
 
 def test_8_what_the_user_writes_is_shown_as_written(page) -> None:  # noqa: ANN001

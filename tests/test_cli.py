@@ -52,9 +52,12 @@ def test_ingest_search_list_delete(tmp_path: Path, capsys: pytest.CaptureFixture
     listing = capsys.readouterr().out
     assert "docs/a.md" in listing and "failed" in listing
     assert main(["delete", "docs/a.md", "--index", index]) == 0
-    capsys.readouterr()
+    assert "the file stays" in capsys.readouterr().out
     assert main(["list", "--index", index, "--json"]) == 0
-    assert "docs/a.md" not in {d["source"] for d in json.loads(capsys.readouterr().out)}
+    listed = {d["source"]: (d["status"], d["chunks"]) for d in json.loads(capsys.readouterr().out)}
+    assert listed["docs/a.md"] == ("excluded", 0)  # deleted by the user: a re-sync leaves it out
+    assert main(["search", "how many people does Osprey carry", "--index", index, "--json", "--k", "2"]) == 0
+    assert all(r["source"] != "docs/a.md" for r in json.loads(capsys.readouterr().out))
 
 
 def test_errors_are_clear_and_exit_nonzero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

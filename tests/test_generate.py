@@ -337,3 +337,14 @@ def test_a_passage_names_the_subject_through_its_acronyms_and_dates_are_no_subje
     question = "Which firmware version were the Remote Telemetry Units upgraded to in September 2024?"
     assert "septemb" not in subject_names(question)
     assert misattributed("They were upgraded to version 2.5.0 [1].", [log, glossary], question) == ""
+
+
+def test_a_figure_from_another_passage_of_a_document_that_names_the_subject_is_no_stray() -> None:
+    from rag.answer.checks import misattributed
+
+    note = Hit(Chunk(id="n:1", doc_id="n", text="Note: PostgreSQL permits a scale of -1000 to 1000.", source="docs/numeric.html"),
+               1.0, "fused")
+    table = Hit(Chunk(id="n:2", doc_id="n", text="Name: smallint | Range: -32768 to +32767", source="docs/numeric.html"),
+                0.9, "fused")
+    question = "What range of values can a PostgreSQL smallint hold?"
+    assert misattributed("A smallint holds -32768 to +32767 [2].", [note, table], question) == ""

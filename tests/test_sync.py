@@ -121,3 +121,30 @@ def test_batches_embedded_while_the_next_files_are_read_give_the_same_index(tmp_
     a, b = whole.index.chunk_vectors(ids), piecewise.index.chunk_vectors(ids)
     assert all(np.allclose(a[i], b[i], atol=1e-5) for i in ids)
     assert piecewise.search("valve V-2 greased", 1)[0].chunk.source == "docs/log-2.md"
+
+
+def test_a_deleted_document_stays_deleted_until_its_file_is_ingested_itself(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
+    docs = _corpus(tmp_path / "docs")
+    rag = make_rag(**{"rerank.method": "none"})
+    rag.ingest(docs, progress=False)
+    assert rag.delete("docs/pumps.md")
+    assert (docs / "pumps.md").exists()  # the user's file stays where it is
+    listed = {d.source: (d.status, d.chunks) for d in rag.documents()}
+    assert listed["docs/pumps.md"] == ("excluded", 0)
+    again = {f.path: (f.status, f.reason) for f in rag.ingest(docs, progress=False).files}  # a re-sync of the folder
+    assert again["docs/pumps.md"][0] == "skipped" and "deleted by the user" in again["docs/pumps.md"][1]
+    assert not any("P-7" in h.chunk.text for h in rag.search("bilge pump P-7", 5))
+    assert {f.path: f.status for f in rag.ingest(docs / "pumps.md", progress=False).files} == {"docs/pumps.md": "added"}
+    assert any("P-7" in h.chunk.text for h in rag.search("bilge pump P-7", 5))
+
+
+def test_deleting_an_upload_deletes_its_file(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
+    rag = make_rag(**{"rerank.method": "none"})
+    rag.uploads.mkdir(parents=True)
+    (rag.uploads / "zephyr-pump.md").write_text("# Zephyr-9\n\nThe Zephyr-9 pump is serviced every 250 running hours.\n")
+    rag.ingest(rag.uploads, progress=False)
+    assert rag.delete("uploads/zephyr-pump.md")
+    assert not (rag.uploads / "zephyr-pump.md").exists()
+    (rag.uploads / "galley.md").write_text("# Galley\n\nThe galley closes at 21:00.\n")  # the next upload syncs the folder
+    rag.ingest(rag.uploads, progress=False)
+    assert [d.source for d in rag.documents()] == ["uploads/galley.md"]

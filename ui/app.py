@@ -59,7 +59,7 @@ def _shown(action: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def build_app(rag: Rag) -> gr.Blocks:
-    uploads = Path(rag.config.index.path) / "uploads"
+    uploads = rag.uploads
 
     def session_rag(overrides: dict[str, Any]) -> Rag:
         return rag.with_options(overrides) if overrides else rag  # one view per settings combination, made once

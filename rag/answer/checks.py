@@ -145,9 +145,11 @@ def misattributed(answer: str, passages: list[Hit], question: str) -> str:
     Alaska's total, the row's handgun count. Judged only where some row or list item names the question's name."""
     names = subject_names(question)
     figures = sorted(set(_invented(_claims(answer), _numbers(question))))  # the answer's own figures, not the question's
-    naming = _naming(passages, names)
-    if naming and any(x not in set().union(*(_numbers(passages[n - 1].chunk.text) for n in naming)) for x in figures):
-        return "the answer's figures come from passages that do not name what the question asks about"
+    # a document that names the subject in any of its passages may state its figures in another (a table below)
+    named_docs = {passages[n - 1].chunk.doc_id for n in _naming(passages, names)}
+    stated_there = set().union(*(_numbers(h.chunk.text) for h in passages if h.chunk.doc_id in named_docs))
+    if named_docs and any(x not in stated_there for x in figures):
+        return "the answer's figures come from documents that do not name what the question asks about"
     units = [passages[n - 1].chunk.text[a:b] for n, (a, b) in units_naming(passages, names)]
     if not units:
         return ""
@@ -166,9 +168,10 @@ def misattributed(answer: str, passages: list[Hit], question: str) -> str:
 
 def _naming(passages: list[Hit], names: set[str]) -> list[int]:
     """The numbers of the passages that name any of ``names`` (in their text, title or section)."""
-    # the situated context carries the expansions of the acronyms a passage uses ("RTU: Remote Telemetry Unit")
+    # the situated context carries the expansions of the acronyms a passage uses ("RTU: Remote Telemetry Unit");
+    # the source path often names the product ("postgresql/datatype-numeric.html")
     return [n for n, h in enumerate(passages, 1)
-            if names & set(tokenize(f"{h.chunk.title} {h.chunk.section} {h.chunk.context} {h.chunk.text}"))]
+            if names & set(tokenize(f"{h.chunk.source} {h.chunk.title} {h.chunk.section} {h.chunk.context} {h.chunk.text}"))]
 
 
 def named_units(passages: list[Hit], question: str) -> dict[int, list[str]]:

@@ -7,6 +7,7 @@ next files are read while a side thread embeds the previous batch; a batch is wr
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -31,7 +32,7 @@ from rag.indexing.vectors import chunk_vectors
 from rag.models.embedder import Embedder
 from rag.retrieval.acronyms import CorpusAcronyms
 from rag.store.index import DocRecord, Index
-from rag.store.manifest import CORPUS_PENDING
+from rag.store.manifest import CORPUS_PENDING, EXCLUDED, EXCLUDED_REASON
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,8 @@ class IngestionJob:
         resumed = bool(self.index.state(CORPUS_PENDING))  # a run stopped between its writes and the corpus step
         before = dict(self.acronyms.current)
         results: list[FileResult] = []
-        known = [Known(d.source, d.path, d.sha256 or "", d.size or 0, d.mtime or 0.0, d.status == "ok", d.meta.get("recipe", ""))
-                 for d in self.index.documents()]
+        known = [Known(d.source, d.path, d.sha256 or "", d.size or 0, d.mtime or 0.0, d.status == "ok", d.meta.get("recipe", ""),
+                       d.status == EXCLUDED) for d in self.index.documents()]
         by_source = {k.source: k for k in known}
         work: list[tuple[SourceFile, str]] = []
         for root in roots:
@@ -74,6 +75,7 @@ class IngestionJob:
             results += [FileResult(p, "skipped", reason=r) for p, r in skipped]
             p = plan(root, files, known, self.recipe)
             results += [FileResult(f.source, "unchanged") for f in p.unchanged]
+            results += [FileResult(f.source, "skipped", reason=EXCLUDED_REASON) for f in p.excluded]
             work += [(f, "added") for f in p.new] + [(f, "updated") for f in p.changed]
             if p.deleted:
                 self.index.set_state(CORPUS_PENDING, "1")
@@ -209,11 +211,18 @@ class IngestionJob:
                    for d in docs]
         self._changing(lambda: self._write(pending, progress), {p.record.doc_id for p in pending})
 
-    def delete_source(self, source: str) -> bool:
-        """Remove the document with this source (as listed) or file path; False when there is none."""
+    def delete_source(self, source: str, owned: Path | None = None) -> bool:
+        """Remove the document with this source (as listed) or file path; False when there is none. A file under
+        ``owned`` (the app's upload folder) is deleted with it; any other stays on disk and is remembered as
+        excluded, so that a later sync of its folder does not add it back (ingesting the file itself does)."""
         for d in self.index.documents():
             if source in (d.source, d.path) or (d.path and Path(source).resolve() == Path(d.path)):
-                self.delete(d.doc_id)
+                path = Path(d.path) if d.path else None
+                if owned is not None and path is not None and path.resolve().is_relative_to(owned.resolve()):
+                    path.unlink(missing_ok=True)
+                    self.delete(d.doc_id)
+                else:
+                    self._changing(functools.partial(self.index.exclude_document, d.doc_id), set())
                 return True
         return False
 

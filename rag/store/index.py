@@ -140,6 +140,14 @@ class Index:
             self.manifest.remove(doc_id)
             self.manifest.bump()
 
+    def exclude_document(self, doc_id: str) -> None:
+        """Remove a document's chunks and remember it as excluded (see ``manifest.EXCLUDED``)."""
+        with self._rw.writing():
+            self.manifest.set_status(doc_id, "indexing")
+            self.store.delete_documents([doc_id])
+            self.manifest.exclude(doc_id)
+            self.manifest.bump()
+
     def delete_orphans(self, doc_ids: list[str]) -> None:
         """Remove chunks whose document the manifest does not know."""
         with self._rw.writing():

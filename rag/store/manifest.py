@@ -23,6 +23,10 @@ CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT);
 """
 
 
+# a document status: deleted by the user, its file left where it is; syncs of its folder leave it out
+EXCLUDED = "excluded"
+EXCLUDED_REASON = "deleted by the user: a sync of its folder leaves it out (ingest the file itself to add it back)"
+
 # a manifest state: documents were written and the corpus-wide step (acronyms per chunk, topics) has not run yet;
 # a run killed in between leaves it set, and the next sync finishes the step
 CORPUS_PENDING = "corpus_pending"
@@ -36,7 +40,7 @@ class DocRecord:
     sha256: str
     size: int
     mtime: float
-    status: str  # ok | indexing | failed
+    status: str  # ok | indexing | failed | excluded
     error: str
     chunks: int
     title: str
@@ -104,6 +108,10 @@ class Manifest:
 
     def set_status(self, doc_id: str, status: str) -> None:
         self._db.execute("UPDATE documents SET status = ? WHERE doc_id = ?", (status, doc_id))
+
+    def exclude(self, doc_id: str) -> None:
+        self._db.execute("UPDATE documents SET status = ?, chunks = 0, error = ?, updated = ? WHERE doc_id = ?",
+                         (EXCLUDED, EXCLUDED_REASON, time.time(), doc_id))
 
     def remove(self, doc_id: str) -> None:
         self._db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
