@@ -142,13 +142,14 @@ def _best_cells(row: str, question: str, names: set[str]) -> tuple[list[str], in
 def misattributed(answer: str, passages: list[Hit], question: str) -> str:
     """Why the answer's figures belong to another row, item or column than the question asks for ("" when they
     do not): asked about buoy B3, a date from B1's row is stated in the passage, but not about B3; asked for
-    Alaska's total, the row's handgun count. Judged only where some row or list item names the question's name."""
+    Alaska's total, the row's handgun count; asked for one case's docket number, another document's. Judged
+    only where some passage names the question's name (rows and items: where some row or item does)."""
     names = subject_names(question)
     figures = sorted(set(_invented(_claims(answer), _numbers(question))))  # the answer's own figures, not the question's
     # a document that names the subject in any of its passages may state its figures in another (a table below)
     named_docs = {passages[n - 1].chunk.doc_id for n in _naming(passages, names)}
     stated_there = set().union(*(_numbers(h.chunk.text) for h in passages if h.chunk.doc_id in named_docs))
-    if named_docs and any(x not in stated_there for x in figures):
+    if named_docs and any(x not in stated_there and x.replace(",", "") not in stated_there for x in figures):
         return "the answer's figures come from documents that do not name what the question asks about"
     units = [passages[n - 1].chunk.text[a:b] for n, (a, b) in units_naming(passages, names)]
     if not units:
@@ -167,7 +168,7 @@ def misattributed(answer: str, passages: list[Hit], question: str) -> str:
 
 
 def _naming(passages: list[Hit], names: set[str]) -> list[int]:
-    """The numbers of the passages that name any of ``names`` (in their text, title or section)."""
+    """The numbers of the passages that name any of ``names`` (in their text, source, title, section or context)."""
     # the situated context carries the expansions of the acronyms a passage uses ("RTU: Remote Telemetry Unit");
     # the source path often names the product ("postgresql/datatype-numeric.html")
     return [n for n, h in enumerate(passages, 1)
