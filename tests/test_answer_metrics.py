@@ -21,6 +21,13 @@ def test_a_reply_is_right_when_it_states_the_gold_answer() -> None:
     assert not contains_answer("anything", "")
 
 
+def test_a_decision_is_right_when_it_is_the_replys_decision() -> None:
+    assert contains_answer("No. Nobody was hurt [1].", "no")
+    assert contains_answer("Yes, the buoy was recovered two days later [2].", "Yes")
+    assert not contains_answer("Yes, but there is no other transport [1].", "no")  # "no" is not its decision
+    assert not contains_answer("The buoy was recovered [2].", "yes")  # no decision given
+
+
 def test_units_are_spelt_one_way_and_parenthesised_gold_is_optional() -> None:
     assert contains_answer("Nobody may board above 0.8 meters.", "0.8 m (significant wave height)")
     assert contains_answer("It was set to 250 after the incident.", "250 (metres)")

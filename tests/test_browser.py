@@ -78,6 +78,11 @@ def test_2_ask_streams_answer_and_source_card(page, shots: Path) -> None:  # noq
     assert "0.8" in answer
     cited = page.locator("#sources .source-card.cited").first.inner_text()
     assert "buoy-equipment-specification.pdf" in cited and "page 4" in cited
+    # the answer carries its own sources (the panel shows only the latest answer's), its markers open the page
+    bot = page.locator("#chat .message.bot, #chat [data-testid='bot']").last
+    bot.locator("details summary").first.click()
+    expect(bot.locator("details")).to_contain_text("buoy-equipment-specification.pdf p.4")
+    assert bot.locator("a[href*='/document/'][href$='#page=4']").count() >= 1
     page.screenshot(path=str(shots / "2-chat.png"))
 
 

@@ -87,3 +87,17 @@ def test_documents_are_served_by_id_and_never_as_active_content(served: str, sam
     finally:
         sample_rag.delete("late/late.pdf")
         sample_rag.delete("late/page.html")
+
+
+def test_each_answer_carries_its_own_sources() -> None:
+    from rag.core.types import Answer, Citation
+    from ui.render import link_citations
+
+    cites = (Citation(1, "a:3", "manual.pdf", 4, 10, 40, "Boarding stops above 0.8 m <significant> wave height.", 0.9),
+             Citation(2, "b:1", "notes.md", 1, 0, 20, "Buoys are visited monthly.", 0.5))
+    answer = Answer("Boarding stops above 0.8 m [1], and visits are monthly [2].", cites, (), False)
+    shown = link_citations(answer, {"manual.pdf": "/document/abc"})
+    assert "[[1]](/document/abc#page=4)" in shown and "monthly [2]." in shown  # a PDF's marker opens its page
+    block = shown.split("<details><summary>Sources (2)</summary>")[1]
+    assert '[1] [manual.pdf p.4](/document/abc#page=4): "Boarding stops above 0.8 m &lt;significant&gt; wave height."' in block
+    assert '[2] notes.md p.1: "Buoys are visited monthly."' in block

@@ -69,7 +69,8 @@ def build_app(rag: Rag) -> gr.Blocks:
         if not message:
             yield history, gr.skip(), ""
             return
-        prior = [{"role": m["role"], "content": html.unescape(_text(m["content"]))} for m in history]
+        # what was said, as written, without the sources block under each answer
+        prior = [{"role": m["role"], "content": html.unescape(_SOURCES_BLOCK.sub("", _text(m["content"])))} for m in history]
         history = [*history, {"role": "user", "content": as_written(message)}, {"role": "assistant", "content": ""}]
         sources, draft = "", ""
         yield history, gr.skip(), ""
@@ -84,7 +85,7 @@ def build_app(rag: Rag) -> gr.Blocks:
             elif isinstance(event, Failed):
                 history[-1]["content"] = f"Error: {as_written(event.message)}"
             elif isinstance(event, AnswerDone):
-                history[-1]["content"] = link_citations(event.answer)
+                history[-1]["content"] = link_citations(event.answer, files)
                 sources = render_sources(event.answer.passages, event.answer, files)
             yield history, sources, ""
 
@@ -252,6 +253,9 @@ def pdf_links(rag: Rag) -> dict[str, str]:
 def _get(rag: Rag, dotted: str) -> Any:
     section, key = dotted.split(".")
     return getattr(getattr(rag.config, section), key)
+
+
+_SOURCES_BLOCK = re.compile(r"\n*<details><summary>Sources.*?</details>", re.S)
 
 
 def _text(content: Any) -> str:

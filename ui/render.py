@@ -72,13 +72,22 @@ def as_written(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def link_citations(answer: Answer) -> str:
-    """The answer with each ``[n]`` marker made a link to its source card, plus a line of sources."""
-    text = _MARKER.sub(lambda m: f"[[{m.group(1)}]](#source-{m.group(1)})", as_written(answer.text))
-    if answer.citations:
-        cited = "; ".join(f"[{c.n}] {as_written(c.source)} p.{c.page}" for c in answer.citations)
-        text += f"\n\n*Sources: {cited}*"
-    return text
+def link_citations(answer: Answer, files: dict[str, str] | None = None) -> str:
+    """The answer as the chat shows it, with its own sources: each ``[n]`` marker links to the cited page of a PDF
+    (``files``: source -> URL) and a collapsible block under the answer quotes every cited passage. The panel
+    beside the chat shows only the latest answer's passages, so an earlier answer must carry its own."""
+    links = {c.n: f"{files[c.source]}#page={c.page}" for c in answer.citations if (files or {}).get(c.source)}
+    text = _MARKER.sub(lambda m: f"[[{m.group(1)}]]({links[int(m.group(1))]})" if int(m.group(1)) in links else m.group(0),
+                       as_written(answer.text))
+    if not answer.citations:
+        return text
+    lines = []
+    for c in answer.citations:
+        where = f"{as_written(c.source)} p.{c.page}"
+        if c.n in links:
+            where = f"[{where}]({links[c.n]})"
+        lines.append(f'- [{c.n}] {where}: "{as_written(" ".join(c.quote.split()))}"')
+    return f"{text}\n\n<details><summary>Sources ({len(answer.citations)})</summary>\n\n" + "\n".join(lines) + "\n\n</details>"
 
 
 def report_table(report: IngestReport) -> list[list[Any]]:

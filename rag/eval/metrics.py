@@ -100,10 +100,18 @@ def _unit_tokens(text: str) -> list[str]:
     return _answer_tokens(_UNIT.sub(lambda m: _UNITS[m.group(1)], text.lower().replace("%", " % ")))
 
 
+_DECISIONS = {"yes", "no", "maybe"}
+_DECISION = re.compile(r"\b(yes|no|maybe)\b", re.I)
+
+
 def contains_answer(text: str, gold: str) -> bool:
     """Whether ``text`` states the gold answer: its words in order, after numbers are normalised ("thirty" = 30,
     "18,000" = 18000), dashes made plain, units spelt one way ("metres" = "m") and case ignored. A part of the
-    gold answer in parentheses ("250 (metres)") is optional."""
+    gold answer in parentheses ("250 (metres)") is optional. A yes/no/maybe gold answer is the reply's first
+    such word: its decision."""
+    if gold.strip().lower() in _DECISIONS:  # "no" must be the reply's decision, not a word of it ("no one")
+        first = _DECISION.search(text)
+        return bool(first) and first.group(1).lower() == gold.strip().lower()
     gold = re.sub(r"\s*\([^)]*\)", "", gold) or gold
     want, have = _unit_tokens(gold), _unit_tokens(text)
     if not want:
