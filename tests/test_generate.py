@@ -348,3 +348,13 @@ def test_a_figure_from_another_passage_of_a_document_that_names_the_subject_is_n
                 0.9, "fused")
     question = "What range of values can a PostgreSQL smallint hold?"
     assert misattributed("A smallint holds -32768 to +32767 [2].", [note, table], question) == ""
+
+
+def test_a_figure_from_prose_is_not_taken_for_another_rows() -> None:
+    from rag.answer.checks import misattributed
+
+    hits = _passages("The ISO 8601 week date of Friday 1 January 2021 is 2020-W53-5, since that week belongs to 2020.",
+                     "Format: %b | Explanation: mantissa of ISO/IEC 80000 notation",
+                     "Format: %P | Explanation: multiple of pi")
+    question = "What ISO week date does Friday 1 January 2021 have?"
+    assert misattributed("It is 2020-W53-5 [1].", hits, question) == ""

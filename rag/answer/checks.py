@@ -148,14 +148,18 @@ def misattributed(answer: str, passages: list[Hit], question: str) -> str:
     figures = sorted(set(_invented(_claims(answer), _numbers(question))))  # the answer's own figures, not the question's
     # a document that names the subject in any of its passages may state its figures in another (a table below)
     named_docs = {passages[n - 1].chunk.doc_id for n in _naming(passages, names)}
-    stated_there = set().union(*(_numbers(h.chunk.text) for h in passages if h.chunk.doc_id in named_docs))
+    stated_there = set().union(*(_numbers(f"{passage_header(i, h)} {h.chunk.text}") for i, h in enumerate(passages, 1)
+                                 if h.chunk.doc_id in named_docs))
     if named_docs and any(x not in stated_there and x.replace(",", "") not in stated_there for x in figures):
         return "the answer's figures come from documents that do not name what the question asks about"
     units = [passages[n - 1].chunk.text[a:b] for n, (a, b) in units_naming(passages, names)]
     if not units:
         return ""
     stated = set().union(*(_numbers(u) for u in units))
-    stray = [x for x in figures if x not in stated and x.replace(",", "") not in stated]
+    # a figure counts as another record's only when another row or item states it (not when prose does)
+    elsewhere = set().union(*(_numbers(h.chunk.text[a:b]) for h in passages for a, b in sentence_spans(h.chunk.text)
+                              if _is_unit(h.chunk.text[a:b])))
+    stray = [x for x in figures if x not in stated and x.replace(",", "") not in stated and x in elsewhere]
     if stray:
         named = [w.strip("?.,;:!") for w in question.split() if set(tokenize(w)) & names]
         return f"the passages give {', '.join(stray)} for something other than {', '.join(named)}"
