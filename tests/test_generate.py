@@ -230,14 +230,26 @@ def test_decision_questions_are_answered_with_the_sentence_they_rest_on() -> Non
     from rag.answer.checks import decision_of, without_decision
     from rag.answer.citations import grounds
     from rag.answer.evidence import whole
-    from rag.answer.prompt import DECISION_CUE, build_prompt, is_decision
+    from rag.answer.prompt import ANSWER_CUE, DECISION, build_prompt, is_decision
 
     assert is_decision("Does the ferry call on Thursdays?") and is_decision("Is a third dive allowed?")
     assert not is_decision("When does the ferry leave?") and not is_decision("Is the ferry red or blue?")
     prompt = build_prompt("Does the ferry call on Thursdays?", whole(_hits()), 2000, "I could not find this.")
-    assert prompt.messages[-1]["content"].endswith(DECISION_CUE)
+    # said in the system text: as the cue, the 1.5B repeated the instruction as its answer
+    assert prompt.messages[0]["content"].endswith(DECISION) and prompt.messages[-1]["content"].endswith(ANSWER_CUE)
+    other = build_prompt("When does the ferry leave?", whole(_hits()), 2000, "I could not find this.")
+    assert DECISION not in other.messages[0]["content"]
     assert decision_of("Yes, it calls on Thursdays [2].") == "yes" and decision_of("Maybe.") == "maybe"
     assert decision_of("Nobody knows.") == ""
+    from rag.answer.checks import corrected_decision
+
+    # a habitual "Yes" that the deciding sentence contradicts becomes "No", quoting it
+    ground = "There is no other scheduled transport to or from the island."
+    assert corrected_decision("Yes, there is other transport [1].", "Is there other scheduled transport?", ground) == (
+        'No. "There is no other scheduled transport to or from the island."')
+    assert corrected_decision("Yes, it calls on Thursdays [2].", "Does the ferry call on Thursdays?",
+                              "The ferry MV Gannet Rock calls on Thursdays.") == "Yes, it calls on Thursdays [2]."
+    assert corrected_decision("Yes [1].", "Is it not allowed?", "It is not allowed.") == "Yes [1]."  # asked with "not"
     assert without_decision("No. Only two dives a day are allowed [3].") == "Only two dives a day are allowed [3]."
     ground = grounds("Does the ferry call on Thursdays?", _hits())
     assert ground is not None and ground.n == 2 and ground.quote == "The ferry MV Gannet Rock calls on Thursdays."

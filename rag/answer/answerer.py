@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 
-from rag.answer.checks import decision_of, misattributed, named_units, recite, unsupported, without_decision
+from rag.answer.checks import corrected_decision, decision_of, misattributed, named_units, recite, unsupported, without_decision
 from rag.answer.citations import cite, grounds
 from rag.answer.evidence import Evidence, compress, evidence_budget, fit_passages, whole
 from rag.answer.prompt import (
@@ -101,6 +101,12 @@ class Answerer:
             text = f"{g.abstain_text} (The model gave no answer text.)"
         if not abstained:
             text = recite(text, prompt.passages, question)
+        ground = grounds(question, prompt.passages) if is_decision(question) else None
+        if ground is not None and not abstained:
+            fixed = corrected_decision(text, question, ground.quote)
+            if fixed != text:
+                log.info("decision corrected by its passage sentence: %r -> %r", text, fixed)
+                text = f"{fixed} [{ground.n}]"
         decided = decision_of(text) if is_decision(question) else ""
         claim = without_decision(text) if decided else text
         # a decision is checked on the sentence it gives, not on the word "Yes"
@@ -117,7 +123,7 @@ class Answerer:
         citations: tuple[Citation, ...] = ()
         if not reason:
             citations = () if abstained else tuple(cite(text, prompt.passages))
-            if decided and not citations and (ground := grounds(question, prompt.passages)) is not None:
+            if decided and not citations and ground is not None:
                 text = f'{text.rstrip()} "{ground.quote}" [{ground.n}]'  # a bare decision, shown with what it rests on
                 citations = (ground,)
             if not abstained and not citations:  # an answer that no passage can be shown to state is not shown

@@ -89,6 +89,21 @@ def decision_of(answer: str) -> str:
     return m.group(1).lower() if m else ""
 
 
+_NEGATION = re.compile(r"\b(?:no|not|never|none|nobody|nothing|neither|nor|cannot|\w+n't)\b", re.I)
+
+
+def corrected_decision(answer: str, question: str, ground: str) -> str:
+    """A "Yes" the passage contradicts, made "No": small models answer "Yes" by habit (the 1.5B said "Yes" to 7 of
+    the 9 "no" questions of benchmarks/decisions), while the sentence the decision rests on (``ground``, the one
+    sharing most of the question's terms) says "not", "never", "no other" where the question does not."""
+    if decision_of(answer) != "yes" or not ground:
+        return answer
+    asked = {w.lower() for w in _NEGATION.findall(question)}
+    if not {w.lower() for w in _NEGATION.findall(ground)} - asked:
+        return answer
+    return f'No. "{" ".join(ground.split())}"'
+
+
 def without_decision(answer: str) -> str:
     """The answer after its leading Yes/No/Maybe: the claim the passages must back."""
     return _DECIDED.sub("", answer, count=1)

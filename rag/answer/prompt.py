@@ -24,8 +24,11 @@ ANSWER_CUE = "Answer:"
 # "[1]"). Not the first cue: with it the 0.5B recites passages instead of answering (docs/benchmarks.md).
 SENTENCE_CUE = "Answer (a full sentence, with passage numbers like [1]):"
 # a question that asks for a decision ("Is X associated with Y?") is answered with the decision first and the
-# passage sentence it rests on, so the check reads that sentence rather than the word "Yes"
-DECISION_CUE = "Answer (Yes, No or Maybe first, then the sentence of the passages that decides it, with its number like [1]):"
+# passage sentence it rests on, so the check reads that sentence rather than the word "Yes". Said in the system
+# text: written as the cue, the 1.5B repeated the instruction as its answer. Asked to copy the sentence first and
+# decide after, it repeated the instruction too, and said "Yes" as often.
+DECISION = (" The question asks for a decision: begin the answer with Yes, No or Maybe (Maybe when the passages "
+            "are mixed or do not settle it), then give the sentence of the passages that decides it, with its number.")
 _DECISION = re.compile(r"^\s*(is|are|was|were|does|do|did|can|could|should|will|would|has|have|had|may|might|must)\b", re.I)
 
 
@@ -73,14 +76,18 @@ HEADER_TOKENS = 48  # room for one passage header with a long source path and se
 
 def prompt_overhead(question: str, abstain_text: str, count: Callable[[str], int] = estimate_tokens) -> int:
     """Tokens of a prompt before any passage: system text, question, chat template and framing words."""
-    return count(SYSTEM.format(abstain=abstain_text)) + count(question) + 40
+    return count(system_text(question, abstain_text)) + count(question) + 40
+
+
+def system_text(question: str, abstain_text: str) -> str:
+    return SYSTEM.format(abstain=abstain_text) + (DECISION if is_decision(question) else "")
 
 
 def build_prompt(question: str, evidence: list[Evidence], max_prompt_tokens: int, abstain_text: str,
                  count: Callable[[str], int] = estimate_tokens) -> Prompt:
     """Passages in rank order, whole, until the budget is spent: the ones that do not fit are dropped, never
     cut here. ``count`` is the model's own token counter where the backend has one."""
-    system = SYSTEM.format(abstain=abstain_text)
+    system = system_text(question, abstain_text)
     used_tokens = prompt_overhead(question, abstain_text, count)
     blocks: list[str] = []
     kept: list[Hit] = []
@@ -92,8 +99,7 @@ def build_prompt(question: str, evidence: list[Evidence], max_prompt_tokens: int
         used_tokens += cost
         blocks.append(block)
         kept.append(ev.hit)
-    cue = DECISION_CUE if is_decision(question) else ANSWER_CUE
-    user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\n{cue}"
+    user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\n{ANSWER_CUE}"
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     return Prompt(messages, kept, len(evidence) - len(kept))
 
@@ -102,7 +108,5 @@ def ask_for_a_sentence(messages: list[dict[str, str]]) -> list[dict[str, str]]:
     """The same prompt ending with SENTENCE_CUE; llama.cpp reuses the cached prefix, so asking again costs
     only the new cue's tokens."""
     last = messages[-1]
-    if last["content"].endswith(DECISION_CUE):  # already asks for a sentence
-        return messages
     content = last["content"].removesuffix(ANSWER_CUE) + SENTENCE_CUE
     return [*messages[:-1], {**last, "content": content}]
