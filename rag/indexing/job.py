@@ -219,8 +219,8 @@ class IngestionJob:
             if source in (d.source, d.path) or (d.path and Path(source).resolve() == Path(d.path)):
                 path = Path(d.path) if d.path else None
                 if owned is not None and path is not None and path.resolve().is_relative_to(owned.resolve()):
-                    path.unlink(missing_ok=True)
                     self.delete(d.doc_id)
+                    path.unlink(missing_ok=True)  # after: a delete that fails leaves the document and its file
                 else:
                     self._changing(functools.partial(self.index.exclude_document, d.doc_id), set())
                 return True
