@@ -110,7 +110,8 @@ class Manifest:
         self._db.execute("UPDATE documents SET status = ? WHERE doc_id = ?", (status, doc_id))
 
     def exclude(self, doc_id: str) -> None:
-        self._db.execute("UPDATE documents SET status = ?, chunks = 0, error = ?, updated = ? WHERE doc_id = ?",
+        # nothing of it stays in the corpus: its acronyms leave with its chunks
+        self._db.execute("UPDATE documents SET status = ?, chunks = 0, error = ?, meta = '{}', updated = ? WHERE doc_id = ?",
                          (EXCLUDED, EXCLUDED_REASON, time.time(), doc_id))
 
     def remove(self, doc_id: str) -> None:
