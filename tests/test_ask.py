@@ -21,7 +21,7 @@ def test_ask_answers_with_a_page_citation(sample_rag) -> None:  # noqa: ANN001
 
 @pytest.mark.slow
 def test_stream_yields_retrieval_then_tokens_then_answer(sample_rag) -> None:  # noqa: ANN001
-    events = list(sample_rag.stream("Which work order replaced the fuel injector on generator G2?"))
+    events = list(sample_rag.stream("What was replaced on generator G2 under work order WO-1192?"))
     assert isinstance(events[0], RetrievalDone) and events[0].hits
     assert isinstance(events[-1], AnswerDone)
     tokens = [e.text for e in events if isinstance(e, Token)]

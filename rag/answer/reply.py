@@ -32,7 +32,10 @@ def answer_start(text: str, passages: list[Hit], question: str = "") -> str:
     labels = " ".join(" | ".join(f"{h.chunk.title} | {h.chunk.section} | {_heading_line(h.chunk.text)}"
                                  for h in passages).lower().split())
     pieces = [" ".join(p.strip(" .:,;").split()).lower() for p in pieces]
-    if all(p in labels for p in pieces if re.search(r"\w", p)):
+    # a heading that names a record ("WO-1192 2024-10-17 H. Drummond" opening a log entry) can be the answer itself:
+    # a figure or identifier the question does not hold is news, not an echo
+    news = set(re.findall(r"\w*\d[\w-]*", body.lower())) - set(re.findall(r"\w*\d[\w-]*", question.lower()))
+    if not news and all(p in labels for p in pieces if re.search(r"\w", p)):
         return ""
     # "The passage number for the answer is [1]", or the question said back with a marker where its answer should
     # be ("the key that deletes the previous word is [4]"): a marker in place of the value is no answer either
