@@ -100,7 +100,7 @@ def _without_line_numbers(text: str) -> str:
     """A transcript's margin numbers (1, 2, ... 25 on lines of their own) are not text."""
     lines = text.split("\n")
     numbered = [i for i, line in enumerate(lines) if line.strip().isdigit()]
-    run = [i for i in numbered if lines[i].strip() == str(numbered.index(i) + 1)]
+    run = [i for k, i in enumerate(numbered, 1) if lines[i].strip() == str(k)]
     if len(run) >= 10 and run == list(range(run[0], run[0] + len(run))):
         lines = [line for i, line in enumerate(lines) if i not in set(run)]
     return "\n".join(lines)

@@ -121,7 +121,9 @@ def build_app(rag: Rag) -> gr.Blocks:
         return ingest_paths(rag.roots(), progress)
 
     def listed() -> tuple[Any, Any]:
-        return documents_table(rag.documents()), gr.update(choices=_sources(), value=None)
+        """The documents table and the delete choices, from one read of the manifest; nothing chosen."""
+        docs = rag.documents()
+        return documents_table(docs), gr.update(choices=[d.source for d in docs], value=None)
 
     def ask_to_delete(source: str | None) -> tuple[Any, str]:
         if not source:
@@ -131,8 +133,7 @@ def build_app(rag: Rag) -> gr.Blocks:
     def delete(source: str) -> tuple[Any, Any, str, Any]:
         if not source or not rag.delete(source):
             raise gr.Error("Choose an indexed document to delete.")
-        return (documents_table(rag.documents()), gr.update(choices=_sources(), value=None),
-                f"Deleted {as_written(source)}.", gr.update(visible=False))
+        return (*listed(), f"Deleted {as_written(source)}.", gr.update(visible=False))
 
     def _sources() -> list[str]:
         return [d.source for d in rag.documents()]

@@ -101,13 +101,14 @@ class Answerer:
             text = f"{g.abstain_text} (The model gave no answer text.)"
         if not abstained:
             text = recite(text, prompt.passages, question)
-        ground = grounds(question, prompt.passages) if is_decision(question) else None
+        deciding = is_decision(question)
+        ground = grounds(question, prompt.passages) if deciding else None
         if ground is not None and not abstained:
             fixed = corrected_decision(text, question, ground.quote)
             if fixed != text:
                 log.info("decision corrected by its passage sentence: %r -> %r", text, fixed)
                 text = f"{fixed} [{ground.n}]"
-        decided = decision_of(text) if is_decision(question) else ""
+        decided = decision_of(text) if deciding else ""
         claim = without_decision(text) if decided else text
         # a decision is checked on the sentence it gives, not on the word "Yes"
         reason = "" if abstained or not has_words(claim) else unsupported(claim, prompt.passages, question=question)

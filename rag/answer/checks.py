@@ -130,12 +130,18 @@ def _is_unit(text: str) -> bool:
     return ROW_CELL in text or text.rstrip().endswith(";")
 
 
-def units_naming(passages: list[Hit], names: set[str]) -> list[tuple[int, tuple[int, int]]]:
-    """(passage number, span) of the rows and list items that name the question's rarest name (the one fewest of
-    them name: "Massachusetts" rather than "Constitution")."""
-    units = [(n, (a, b), set(tokenize(hit.chunk.text[a:b]))) for n, hit in enumerate(passages, 1)
-             for a, b in sentence_spans(hit.chunk.text) if _is_unit(hit.chunk.text[a:b])]
-    named = [[(n, span) for n, span, words in units if name in words] for name in sorted(names)]
+def _units(passages: list[Hit]) -> list[tuple[int, tuple[int, int], str]]:
+    """(passage number, span, text) of every row and list item of the passages."""
+    return [(n, (a, b), hit.chunk.text[a:b]) for n, hit in enumerate(passages, 1)
+            for a, b in sentence_spans(hit.chunk.text) if _is_unit(hit.chunk.text[a:b])]
+
+
+def units_naming(passages: list[Hit], names: set[str],
+                 units: list[tuple[int, tuple[int, int], str]] | None = None) -> list[tuple[int, tuple[int, int]]]:
+    """(passage number, span) of the rows and list items (``units``, else the passages') that name the question's
+    rarest name (the one fewest of them name: "Massachusetts" rather than "Constitution")."""
+    words = [(n, span, set(tokenize(text))) for n, span, text in (_units(passages) if units is None else units)]
+    named = [[(n, span) for n, span, said in words if name in said] for name in sorted(names)]
     named = [found for found in named if found]
     return min(named, key=len) if named else []
 
@@ -167,13 +173,13 @@ def misattributed(answer: str, passages: list[Hit], question: str) -> str:
                                  if h.chunk.doc_id in named_docs))
     if named_docs and any(x not in stated_there and x.replace(",", "") not in stated_there for x in figures):
         return "the answer's figures come from documents that do not name what the question asks about"
-    units = [passages[n - 1].chunk.text[a:b] for n, (a, b) in units_naming(passages, names)]
+    every = _units(passages)
+    units = [passages[n - 1].chunk.text[a:b] for n, (a, b) in units_naming(passages, names, every)]
     if not units:
         return ""
     stated = set().union(*(_numbers(u) for u in units))
     # a figure counts as another record's only when another row or item states it (not when prose does)
-    elsewhere = set().union(*(_numbers(h.chunk.text[a:b]) for h in passages for a, b in sentence_spans(h.chunk.text)
-                              if _is_unit(h.chunk.text[a:b])))
+    elsewhere = set().union(*(_numbers(text) for _, _, text in every))
     stray = [x for x in figures if x not in stated and x.replace(",", "") not in stated and x in elsewhere]
     if stray:
         named = [w.strip("?.,;:!") for w in question.split() if set(tokenize(w)) & names]

@@ -222,7 +222,7 @@ class IngestionJob:
                     self.delete(d.doc_id)
                     path.unlink(missing_ok=True)  # after: a delete that fails leaves the document and its file
                 else:
-                    self._changing(functools.partial(self.index.exclude_document, d.doc_id), set())
+                    self._changing(functools.partial(self.index.delete_document, d.doc_id, exclude=True), set())
                 return True
         return False
 

@@ -133,19 +133,16 @@ class Index:
             if changes:
                 self.manifest.bump()
 
-    def delete_document(self, doc_id: str) -> None:
+    def delete_document(self, doc_id: str, exclude: bool = False) -> None:
+        """Remove a document's chunks and its manifest entry, or with ``exclude`` keep the entry as excluded (see
+        ``manifest.EXCLUDED``)."""
         with self._rw.writing():
             self.manifest.set_status(doc_id, "indexing")
             self.store.delete_documents([doc_id])
-            self.manifest.remove(doc_id)
-            self.manifest.bump()
-
-    def exclude_document(self, doc_id: str) -> None:
-        """Remove a document's chunks and remember it as excluded (see ``manifest.EXCLUDED``)."""
-        with self._rw.writing():
-            self.manifest.set_status(doc_id, "indexing")
-            self.store.delete_documents([doc_id])
-            self.manifest.exclude(doc_id)
+            if exclude:
+                self.manifest.exclude(doc_id)
+            else:
+                self.manifest.remove(doc_id)
             self.manifest.bump()
 
     def delete_orphans(self, doc_ids: list[str]) -> None:
