@@ -33,3 +33,6 @@ def test_units_are_spelt_one_way_and_parenthesised_gold_is_optional() -> None:
     assert contains_answer("It was set to 250 after the incident.", "250 (metres)")
     assert contains_answer("A dive lasts at most 40 min.", "40 minutes")
     assert not contains_answer("A dive lasts at most 40 hours.", "40 minutes")
+    # parentheses that belong to the answer are no aside
+    assert contains_answer("PostgreSQL takes float(1) to float(24) as real.", "float(1) to float(24)")
+    assert not contains_answer("PostgreSQL takes float to float as real.", "float(1) to float(24)")

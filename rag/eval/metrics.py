@@ -112,11 +112,13 @@ def contains_answer(text: str, gold: str) -> bool:
     if gold.strip().lower() in _DECISIONS:  # "no" must be the reply's decision, not a word of it ("no one")
         first = _DECISION.search(text)
         return bool(first) and first.group(1).lower() == gold.strip().lower()
-    gold = re.sub(r"\s*\([^)]*\)", "", gold) or gold
-    want, have = _unit_tokens(gold), _unit_tokens(text)
-    if not want:
-        return False
-    return any(have[i : i + len(want)] == want for i in range(len(have) - len(want) + 1))
+    have = _unit_tokens(text)
+    # "250 (metres)": the aside may be left out; "float(1) to float(24)": no aside, the parentheses are the answer's
+    for form in dict.fromkeys([gold, re.sub(r"\s+\([^)]*\)", "", gold)]):
+        want = _unit_tokens(form)
+        if want and any(have[i : i + len(want)] == want for i in range(len(have) - len(want) + 1)):
+            return True
+    return False
 
 
 def token_f1(prediction: str, gold: str) -> float:
