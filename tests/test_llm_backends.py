@@ -189,11 +189,53 @@ def test_transformers_stops_generating_when_the_reader_goes_away() -> None:
 
 def test_auto_backend_picks_by_model_kind_and_cpu(tmp_path: Path) -> None:
     from rag.llm.factory import auto_backend
-    from rag.models.cpu import amx_supported
+    from rag.models.cpu import amx_supported, generator_dtype, int8_supported
 
     assert auto_backend(str(tmp_path / "my-model.gguf")) == "llamacpp"  # transformers reads only some GGUF architectures
     assert auto_backend(str(tmp_path / "my-model-folder")) == "transformers"
-    assert auto_backend("qwen2.5-coder-1.5b") == ("transformers" if amx_supported() else "llamacpp")
+    fast_in_torch = amx_supported() or (int8_supported() and generator_dtype("auto") == "int8")
+    assert auto_backend("qwen2.5-coder-1.5b") == ("transformers" if fast_in_torch else "llamacpp")
+
+
+def test_int8_layers_quantise_a_loud_token_apart_from_the_rest() -> None:
+    import torch
+
+    from rag.llm.int8 import compute_in_int8
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(256, 512))
+    x = torch.randn(1, 40, 256)
+    x[0, 0] *= 60  # the first token of a prompt, as it reaches a few of Qwen2.5's layers
+    with torch.inference_mode():
+        exact = model(x)
+        compute_in_int8(model)
+        int8 = model(x)
+    assert type(model[0]).__name__ == "Int8Linear"
+    error = (int8 - exact)[0, 1:].norm() / exact[0, 1:].norm()
+    assert error < 0.03  # under one scale for all 40 tokens the other 39 would be almost all rounding (~0.8)
+
+
+def test_an_int8_model_computes_like_its_fp32_weights_and_loads_back_the_same(tmp_path: Path) -> None:
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from rag.llm.int8 import compute_in_int8, load_int8, save_int8
+
+    torch.manual_seed(0)
+    config = Qwen2Config(vocab_size=500, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, tie_word_embeddings=True)
+    model = Qwen2ForCausalLM(config).eval()
+    ids = torch.randint(0, 500, (1, 24))
+    embeddings = model.model.embed_tokens.weight.detach().clone()
+    with torch.inference_mode():
+        exact = model(ids).logits
+        compute_in_int8(model)
+        int8 = model(ids).logits
+        assert torch.equal(model.model.embed_tokens.weight, embeddings)  # the output layer shared them; they stay whole
+        assert torch.nn.functional.cosine_similarity(int8.flatten(), exact.flatten(), dim=0) > 0.99
+        save_int8(model, str(tmp_path / "int8"))
+        again = load_int8(str(tmp_path / "int8"))
+        assert torch.equal(again(ids).logits, int8)
 
 
 @pytest.mark.slow

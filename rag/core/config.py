@@ -128,7 +128,7 @@ class GenerateConfig:
     evidence_share: float = 0.25
     lead_share: float = 0.85  # the top passage goes in whole when it fits in this share of the evidence budget
     threads: int = 0
-    dtype: str = "auto"  # transformers backend: auto (bf16 where the CPU computes it in hardware) | fp32 | bf16
+    dtype: str = "auto"  # transformers backend: auto (bf16 where the CPU computes it in hardware, else int8 with VNNI) | fp32 | bf16 | int8
     # transformers in bf16: write the answer with int8 copies of the weights (reading the prompt stays bf16):
     # about 1.6x faster writing for 1.5 GB more memory with the 1.5B (docs/benchmarks.md)
     int8_writing: bool = True

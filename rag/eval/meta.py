@@ -14,11 +14,10 @@ from typing import Any
 
 from ingest.sync import file_sha256
 from rag.core.config import Config
-from rag.models.cpu import cpu_flags
+from rag.models.cpu import cpu_model, speed_flags
 from rag.models.packaged import PACKAGED_GGUF
 
 ROOT = Path(__file__).resolve().parents[2]
-FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")  # the ones our speed defaults read
 
 
 def run_meta(config: Config, argv: list[str] | None = None, program: str = "rag") -> dict[str, Any]:
@@ -27,23 +26,13 @@ def run_meta(config: Config, argv: list[str] | None = None, program: str = "rag"
         "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": " ".join([program, *(sys.argv[1:] if argv is None else argv)]),
-        "cpu": {"model": cpu_model(), "cores": os.cpu_count(), "flags": sorted(set(FLAGS) & cpu_flags())},
+        "cpu": {"model": cpu_model(), "cores": os.cpu_count(), "flags": speed_flags()},
         "python": platform.python_version(),
         "models": {"embed": config.embed.model, "generate": config.generate.model,
                    "generate_sha256": PACKAGED_GGUF[config.generate.model].sha256 if config.generate.model in PACKAGED_GGUF
                    else _file_sha256(config.generate.model)},
         "config": config.flat(),
     }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _git(*args: str) -> str:

@@ -12,7 +12,7 @@ from rag.llm.openai_compat import OpenAICompatible
 from rag.llm.protocol import Generator
 from rag.llm.queue import Queued
 from rag.llm.transformers_backend import Transformers
-from rag.models.cpu import amx_supported
+from rag.models.cpu import amx_supported, generator_dtype
 from rag.models.packaged import PACKAGE_HINT, default_cache_dir, resolve_gguf
 
 BACKENDS = ("auto", "llamacpp", "openai", "transformers")
@@ -52,14 +52,21 @@ def load_generator(
 
 
 def auto_backend(model: str) -> str:
-    """A packaged model runs in transformers where the CPU has AMX, which multiplies bf16 matrices in hardware:
-    there torch reads the prompt about four times faster than the prebuilt llama.cpp wheel, which uses AVX2 only
-    (docs/benchmarks.md); elsewhere in llama.cpp. Any other GGUF file goes to llama.cpp (transformers reads only
-    some architectures), a model folder or Hub id to transformers."""
+    """A packaged model runs in transformers where the CPU has AMX, which multiplies bf16 matrices in hardware, or
+    AVX512-VNNI, which multiplies int8 ones: there torch reads the prompt about three (VNNI) to four (AMX) times
+    faster than the prebuilt llama.cpp wheel, which uses AVX2 only (docs/benchmarks.md); elsewhere in llama.cpp.
+    Any other GGUF file goes to llama.cpp (transformers reads only some architectures), a model folder or Hub id
+    to transformers."""
 
     if model in PACKAGE_HINT:
-        return "transformers" if amx_supported() else "llamacpp"
+        return "transformers" if amx_supported() or generator_dtype("auto") == "int8" else "llamacpp"
     return "llamacpp" if model.endswith(".gguf") else "transformers"
+
+
+def runtime(config: GenerateConfig) -> str:
+    """How a config's generator runs on this CPU, in words: "transformers, int8" or "llamacpp"."""
+    backend = auto_backend(config.model) if config.backend == "auto" else config.backend
+    return f"{backend}, {generator_dtype(config.dtype)}" if backend == "transformers" else backend
 
 
 def packaged_or_given(model: str, cache_dir: Path | None) -> str:

@@ -34,7 +34,8 @@ def gguf_tokenizer(gguf: Path):  # noqa: ANN201 - a transformers tokenizer
                                lambda: AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name))
 
 
-def converted_once(saved: Path, marker: str, load: Callable[[str], T], convert: Callable[[], T]) -> T:
+def converted_once(saved: Path, marker: str, load: Callable[[str], T], convert: Callable[[], T],
+                   save: Callable[[T, str], None] = lambda made, folder: made.save_pretrained(folder)) -> T:  # type: ignore[attr-defined]
     """What ``convert`` makes from a GGUF, saved in the folder ``saved`` so that later loads skip the conversion.
     A concurrent process finds a whole folder or none; a place that cannot be written only costs the saving."""
     if (saved / marker).exists():
@@ -42,7 +43,7 @@ def converted_once(saved: Path, marker: str, load: Callable[[str], T], convert: 
     made = convert()
     tmp = saved.with_name(saved.name + f".tmp{os.getpid()}")
     try:
-        made.save_pretrained(str(tmp))  # type: ignore[attr-defined]
+        save(made, str(tmp))
         os.replace(tmp, saved)  # atomic
     except (OSError, ValueError) as exc:  # another process saved it first, a read-only folder, an unsavable model
         shutil.rmtree(tmp, ignore_errors=True)

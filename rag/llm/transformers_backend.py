@@ -9,11 +9,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rag.core.errors import ModelError
-from rag.llm.int8 import int8_writing_available, write_in_int8
+from rag.llm.int8 import INT8_FILE, compute_in_int8, int8_writing_available, load_int8, save_int8, write_in_int8
 from rag.llm.protocol import Message
 from rag.llm.streams import STREAM_THREAD
 from rag.llm.tokens import TRANSFORMERS, TokenCounter, converted_once, gguf_tokenizer
-from rag.models.cpu import DTYPES, uses_bf16
+from rag.models.cpu import GENERATE_DTYPES, generator_dtype
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,8 @@ class Transformers:
     (docs/benchmarks.md)."""
 
     def __init__(self, model: str, threads: int = 0, dtype: str = "auto", int8_writing: bool = True):
-        if dtype not in DTYPES:
-            raise ModelError(f"generate.dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
+        if dtype not in GENERATE_DTYPES:
+            raise ModelError(f"generate.dtype must be one of {', '.join(GENERATE_DTYPES)}; got {dtype!r}")
         self.model_name = model
         self.threads = threads
         self.dtype = dtype
@@ -52,7 +52,8 @@ class Transformers:
 
                 if self.threads:
                     torch.set_num_threads(self.threads)
-                bf16 = uses_bf16(self.dtype, auto=True)
+                kind = generator_dtype(self.dtype)
+                bf16 = kind == "bf16"
                 path = Path(self.model_name)
                 gguf = path.suffix == ".gguf"
                 dtype = torch.bfloat16 if bf16 else torch.float32
@@ -61,22 +62,33 @@ class Transformers:
                     with _quiet_transformers():  # its advice on packed GGUF kernels does not apply: we dequantise
                         return AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kwargs)
 
+                def int8(model):  # noqa: ANN001, ANN202
+                    compute_in_int8(model)
+                    return model
+
                 try:
-                    if gguf:  # dequantising takes most of a minute: the result is saved beside the GGUF
+                    if gguf and kind == "int8":  # the int8 copy is saved (a third of fp32's size) and loads in seconds
+                        self._tokenizer = gguf_tokenizer(path)
+                        self._model = converted_once(path.with_suffix(".int8"), INT8_FILE, load_int8,
+                                                      lambda: int8(_plain(load(str(path.parent), gguf_file=path.name))),
+                                                      save_int8)
+                    elif gguf:  # dequantising takes most of a minute: the result is saved beside the GGUF
                         self._tokenizer = gguf_tokenizer(path)
                         self._model = converted_once(path.with_suffix(".bf16" if bf16 else ".fp32"), "config.json",
                                                       load, lambda: _plain(load(str(path.parent), gguf_file=path.name)))
                     else:
                         self._tokenizer = AutoTokenizer.from_pretrained(self.model_name)
                         self._model = load(self.model_name)
+                        if kind == "int8":
+                            compute_in_int8(self._model)
                     self._model.eval()
                 except (OSError, ValueError) as exc:
                     raise ModelError(f"transformers cannot load {self.model_name!r}: {exc}") from None
-                int8 = self.int8_writing and bf16 and int8_writing_available()
-                if int8:  # after saving: the saved copy stays plain
+                writes_int8 = self.int8_writing and bf16 and int8_writing_available()
+                if writes_int8:  # after saving: the saved copy stays plain
                     write_in_int8(self._model)
-                log.info("loaded %s with transformers (%s%s)", self.model_name, "bf16" if bf16 else "fp32",
-                         ", writes with int8 weights" if int8 else "")
+                log.info("loaded %s with transformers (%s%s)", self.model_name, kind,
+                         ", writes with int8 weights" if writes_int8 else "")
         return self._model, self._tokenizer
 
     def load(self) -> None:

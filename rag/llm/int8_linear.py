@@ -1,0 +1,53 @@
+"""A linear layer computed in int8 on the CPU (fbgemm): the generator's layers where the CPU has VNNI."""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from rag.models.cpu import int8_supported
+
+# torch announces the end of quantized tensors in a future release; the pinned torch 2.13 has them
+warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor, torch\.quantize_per_channel", category=UserWarning)
+
+
+class Int8Linear(torch.nn.Module):
+    """Weights in int8 with one scale per output row; inputs quantised as they arrive, one scale per call.
+
+    A token far louder than the rest (the first token of a prompt carries activations 10-70x the median token's
+    in a few layers of Qwen2.5) would leave the others a handful of levels under one scale, so such tokens are
+    quantised apart. Inputs use all 8 bits where VNNI accumulates without saturating (``reduce_range`` False);
+    elsewhere fbgemm's AVX2 path needs 7."""
+
+    LOUD = 4.0  # a token whose largest input exceeds this many times the median token's is quantised apart
+
+    def __init__(self, int8: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None, reduce_range: bool | None = None):
+        super().__init__()
+        self.out_features, self.in_features = int8.shape
+        zeros = torch.zeros(self.out_features, dtype=torch.long)
+        weight = torch._make_per_channel_quantized_tensor(int8, scale.double(), zeros, 0)
+        self.packed = torch.ops.quantized.linear_prepack(weight, bias)  # fbgemm's blocked layout
+        self.reduce_range = not int8_supported() if reduce_range is None else reduce_range
+
+    def weight_scale_bias(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        weight, bias = torch.ops.quantized.linear_unpack(self.packed)
+        return weight.int_repr(), weight.q_per_channel_scales().float(), bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, self.in_features)
+        if flat.shape[0] > 2:
+            peaks = flat.abs().amax(dim=1)
+            loud = peaks > self.LOUD * peaks.median()
+            if loud.any():
+                y = flat.new_empty(flat.shape[0], self.out_features)
+                y[loud] = self._mm(flat[loud])
+                y[~loud] = self._mm(flat[~loud])
+                return y.reshape(*x.shape[:-1], self.out_features)
+        return self._mm(flat).reshape(*x.shape[:-1], self.out_features)
+
+    def _mm(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.quantized.linear_dynamic(x, self.packed, reduce_range=self.reduce_range)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, int8"
