@@ -166,8 +166,8 @@ class Answerer:
             return None
         number = {i: passages.index(h) + 1 for i, h in enumerate(retry.passages, 1)}
         text = re.sub(r"\[(\d{1,2})\]", lambda m: f"[{number.get(int(m.group(1)), int(m.group(1)))}]", text)
-        if (is_abstention(text, g.abstain_text) or unsupported(text, passages, question=question)
-                or misattributed(text, passages, question)):
+        if (is_abstention(text, g.abstain_text) or not answer_start(text, passages, question)  # a marker for the value
+                or unsupported(text, passages, question=question) or misattributed(text, passages, question)):
             return None
         return text
 
