@@ -22,6 +22,7 @@ class FakeServer:
     seen: list[dict] = field(default_factory=list)
     in_flight: int = 0
     most_in_flight: int = 0
+    written: int = 0  # answer pieces sent to a reader still listening
 
 
 @contextmanager
@@ -56,13 +57,18 @@ def fake_openai(reply: Callable[[dict], list[str]], delay: float = 0.0) -> Itera
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
-            for piece in pieces:
-                time.sleep(delay)
-                chunk = {"choices": [{"index": 0, "delta": {"content": piece}}]}
-                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                self.wfile.flush()
-            usage = {"choices": [], "usage": {"prompt_tokens": 42, "completion_tokens": len(pieces)}}
-            self.wfile.write(f"data: {json.dumps(usage)}\n\ndata: [DONE]\n\n".encode())
+            try:
+                for piece in pieces:
+                    time.sleep(delay)
+                    chunk = {"choices": [{"index": 0, "delta": {"content": piece}}]}
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                    with lock:
+                        state.written += 1
+                usage = {"choices": [], "usage": {"prompt_tokens": 42, "completion_tokens": len(pieces)}}
+                self.wfile.write(f"data: {json.dumps(usage)}\n\ndata: [DONE]\n\n".encode())
+            except (BrokenPipeError, ConnectionResetError):  # the reader went away: a server stops generating
+                return
 
         def log_message(self, *args: object) -> None:
             pass

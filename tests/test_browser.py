@@ -94,13 +94,18 @@ def test_3_settings_change_top_k(page, shots: Path) -> None:  # noqa: ANN001
     page.locator("#apply-settings").click()
     expect(page.locator("#settings-note")).to_contain_text("Settings applied")
     page.screenshot(path=str(shots / "3-settings.png"))
+    # a model that cannot load is refused when applied, with what would load
+    page.locator("#model textarea, #model input").first.fill("gpt-7")
+    page.locator("#apply-settings").click()
+    expect(page.get_by_text("unknown model 'gpt-7'").first).to_be_visible()
+    page.reload()  # this browser keeps the settings it applied (top-k 3), not the refused model
+    page.get_by_role("tab", name="Settings").click()
+    expect(page.locator("#top-k input[type=number]")).to_have_value("3")
+    expect(page.locator("#model textarea, #model input").first).not_to_have_value("gpt-7")
     page.get_by_role("tab", name="Chat").click()
-    page.locator("#new-chat").click()
-    # the clear comes back from the server and empties the question box too: typing before it lands loses the question
-    expect(page.locator("#sources .source-card")).to_have_count(0)
     page.locator("#question textarea").fill("What is the default value of uplink_window_min?")
     page.locator("#question textarea").press("Enter")
-    expect(page.locator("#sources .source-card")).to_have_count(3)  # top-k now 3 for this session
+    expect(page.locator("#sources .source-card")).to_have_count(3)  # top-k 3 after the reload too
 
 
 def test_4_evaluate_tab(page, shots: Path, sample_rag) -> None:  # noqa: ANN001
@@ -188,3 +193,49 @@ def test_8_what_the_user_writes_is_shown_as_written(page) -> None:  # noqa: ANN0
     expect(user).to_contain_text("<b>bold</b> or <img src=x onerror=alert(1)>")
     assert user.locator("b, img").count() == 0
     expect(page.locator("#chat .message.bot, #chat [data-testid='bot']").last).to_contain_text("do not mention QX-9041")
+
+
+def test_9_stop_ends_the_answer_on_the_server_and_typed_text_is_kept(page, make_rag, tmp_path: Path) -> None:  # noqa: ANN001
+    from tests.fake_openai import fake_openai
+    from ui.app import CHECKING, STOPPED, serve
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ferry.md").write_text("# Ferry\n\nThe supply ferry leaves the harbour at 14:30 every Thursday.\n")
+    asked = []
+
+    def reply(body: dict) -> list[str]:  # a long answer first, short ones after; a piece every 0.3 s
+        if not body.get("stream"):  # the follow-up question, rewritten to stand alone
+            return ["On which day does the supply ferry leave?"]
+        asked.append(body)
+        return ["The ferry ", "leaves ", "at 14:30 [1]."] + ([" It is a supply ferry [1]."] * (40 if len(asked) == 1 else 6))
+
+    with fake_openai(reply, delay=0.3) as llm:
+        rag = make_rag(**{"generate.backend": "openai", "generate.base_url": llm.url, "generate.model": "any",
+                          "ui.port": str(free_port())})
+        rag.ingest(docs, progress=False)
+        app, url = serve(rag, block=False)
+        try:
+            page.goto(url)
+            bot = page.locator("#chat .message.bot, #chat [data-testid='bot']")
+            page.locator("#question textarea").fill("When does the ferry leave?")
+            page.locator("#question textarea").press("Enter")
+            expect(bot.last).to_contain_text(CHECKING)  # the answer is being written
+            page.locator("#stop").click()
+            expect(bot.last).to_contain_text(STOPPED)
+            expect(bot.last).not_to_contain_text(CHECKING)
+            for _ in range(600):  # the server sees its reader go: it stops writing long before the 43rd piece
+                if llm.in_flight == 0:
+                    break
+                page.wait_for_timeout(100)
+            assert llm.in_flight == 0 and llm.written < 43
+            # the model is free again; what is typed while an answer streams stays in the box
+            page.locator("#question textarea").fill("And on which day?")
+            page.locator("#question textarea").press("Enter")
+            expect(bot.last).to_contain_text(CHECKING)
+            page.locator("#question textarea").fill("a question for later")
+            expect(bot.last).not_to_contain_text(CHECKING)
+            expect(bot.last).to_contain_text("14:30")
+            assert page.locator("#question textarea").input_value() == "a question for later"
+        finally:
+            app.close()

@@ -166,3 +166,25 @@ def test_eight_simultaneous_chats_get_their_own_answers(tmp_path: Path, make_rag
         assert f"crate{words.index(word)}.md" in sources.split('id="source-2"')[0]  # its own document is the top source
     assert len([s for s in llm.seen if s.get("stream")]) == 8
     assert llm.most_in_flight == 1  # the model served one chat at a time; the others waited in line
+
+
+def test_a_question_behind_another_is_told_it_waits_for_the_model(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
+    from rag.core.types import AnswerDone, Waiting
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ferry.md").write_text("# Ferry\n\nThe supply ferry leaves the harbour at 14:30 every Thursday.\n")
+    with fake_openai(lambda body: ["The ferry ", "leaves ", "at ", "14:30 ", "[1]."], delay=1.0) as llm:
+        rag = make_rag(**{"generate.backend": "openai", "generate.base_url": llm.url, "generate.model": "any"})
+        rag.ingest(docs, progress=False)
+        rag.search("ferry")  # the query embedder is loaded before the race below
+        first = threading.Thread(target=rag.ask, args=("When does the ferry leave?",))
+        first.start()
+        for _ in range(600):  # until the model holds the first question
+            if llm.in_flight:
+                break
+            threading.Event().wait(0.05)
+        events = list(rag.stream("At what time does the supply ferry leave?"))
+        first.join()
+    assert [e for e in events if isinstance(e, Waiting)] == [Waiting(1)]
+    assert isinstance(events[-1], AnswerDone) and "14:30" in events[-1].answer.text

@@ -337,3 +337,19 @@ def test_a_value_from_the_neighbouring_row_is_asked_again_with_the_right_row(tmp
         rag.ingest(docs, progress=False)
         answer = rag.ask("When was buoy B3 deployed?")
     assert answer.abstained and "for something other than B3" in answer.text and "14 May 2022" in answer.withheld
+
+
+def test_a_model_that_cannot_load_is_refused_with_what_would(tmp_path: Path) -> None:
+    from rag.core.config import GenerateConfig
+    from rag.llm.factory import check_generator
+
+    check_generator(GenerateConfig(model="qwen2.5-coder-0.5b"))  # packaged
+    (tmp_path / "mine.gguf").write_bytes(b"GGUF")
+    check_generator(GenerateConfig(model=str(tmp_path / "mine.gguf")))
+    check_generator(GenerateConfig(model=str(tmp_path), backend="transformers"))  # a model folder
+    with pytest.raises(ModelError, match=r"unknown model 'gpt-7': use a packaged model \(qwen2.5-coder-1.5b"):
+        check_generator(GenerateConfig(model="gpt-7"))
+    with pytest.raises(ModelError, match="no GGUF file"):
+        check_generator(GenerateConfig(model=str(tmp_path / "missing.gguf")))
+    with pytest.raises(ModelError, match="needs generate.base_url"):
+        check_generator(GenerateConfig(model="any", backend="openai"))

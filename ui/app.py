@@ -8,6 +8,7 @@ import html
 import logging
 import os
 import re
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,9 @@ import gradio as gr  # noqa: E402
 
 from rag.core.config import write_toml  # noqa: E402
 from rag.core.errors import RagError  # noqa: E402
-from rag.core.types import AnswerDone, Failed, RetrievalDone, Token  # noqa: E402
+from rag.core.types import AnswerDone, Failed, RetrievalDone, Token, Waiting  # noqa: E402
 from rag.eval.runner import evaluate_index  # noqa: E402
+from rag.llm.factory import check_generator  # noqa: E402
 from rag.pipeline import Rag  # noqa: E402
 from ui.files import add_document_route, document_links, store_upload  # noqa: E402
 from ui.render import CSS, as_written, documents_table, link_citations, metrics_table, misses_table, render_sources, report_table  # noqa: E402
@@ -27,6 +29,7 @@ from ui.render import CSS, as_written, documents_table, link_citations, metrics_
 log = logging.getLogger(__name__)
 
 CHECKING = "checking the answer against the passages…"
+STOPPED = "stopped"
 SETTINGS = {  # UI label -> config key; applied per browser session
     "Retrieval mode": "retrieval.mode",
     "Fusion": "retrieval.fusion",
@@ -78,6 +81,8 @@ def build_app(rag: Rag) -> gr.Blocks:
         for event in session_rag(overrides).stream(message, history=prior or None):
             if isinstance(event, RetrievalDone):
                 sources = render_sources(event.hits, files=files)
+            elif isinstance(event, Waiting):
+                history[-1]["content"] = f"*waiting for the model ({event.ahead} question{'s' * (event.ahead > 1)} ahead)…*"
             elif isinstance(event, Token):
                 # a draft until the checks have passed it: marked as such, and replaced by the final answer
                 draft += event.text
@@ -87,7 +92,15 @@ def build_app(rag: Rag) -> gr.Blocks:
             elif isinstance(event, AnswerDone):
                 history[-1]["content"] = link_citations(event.answer, files)
                 sources = render_sources(event.answer.passages, event.answer, files)
-            yield history, sources, ""
+            yield history, sources, gr.skip()  # what the user types meanwhile stays in the box
+
+    def stopped(history: list[dict]) -> list[dict]:
+        """The answer Stop cut short keeps what was written, marked as stopped rather than as being checked."""
+        last = _text(history[-1]["content"]) if history and history[-1]["role"] == "assistant" else None
+        if last is not None and (not last or CHECKING in last or last.startswith("*waiting")):  # not yet answered
+            text = "" if last.startswith("*waiting") else last.replace(f"*{CHECKING}*", "").rstrip()
+            history = [*history[:-1], {"role": "assistant", "content": f"{text}\n\n*{STOPPED}*".lstrip()}]
+        return history
 
     def ask_api(question: str) -> tuple[str, list[dict]]:
         answer = rag.ask(question)
@@ -138,13 +151,25 @@ def build_app(rag: Rag) -> gr.Blocks:
     def _sources() -> list[str]:
         return [d.source for d in rag.documents()]
 
-    def apply_settings(*values: Any) -> tuple[dict, str]:
+    def checked(overrides: dict) -> dict:
+        check_generator(rag.config.override(overrides).generate)  # a model that cannot load is refused now
+        return overrides
+
+    def apply_settings(*values: Any) -> tuple[dict, dict, str]:
         overrides = {key: v for key, v in zip(SETTINGS.values(), values) if v not in (None, "")}
         try:
-            rag.config.override(overrides)
+            checked(overrides)
         except RagError as exc:
             raise gr.Error(str(exc)) from None
-        return overrides, "Settings applied to this session."
+        return overrides, overrides, "Settings applied; this browser keeps them."
+
+    def restore_settings(saved: dict | None) -> tuple[Any, ...]:
+        """The settings this browser applied last time, where they still apply (a removed model does not)."""
+        try:
+            kept = checked({key: v for key, v in (saved or {}).items() if key in SETTINGS.values()})
+        except RagError:
+            kept = {}
+        return (kept, *(kept.get(key, defaults[key]) for key in SETTINGS.values()))
 
     def save_default(overrides: dict) -> str:
         path = Path(rag.config.index.path) / "rag.toml"
@@ -168,18 +193,24 @@ def build_app(rag: Rag) -> gr.Blocks:
     defaults = {key: _get(rag, key) for key in SETTINGS.values()}
     with gr.Blocks(title="situated-rag") as app:
         overrides = gr.State({})
+        remembered = gr.BrowserState({}, storage_key="situated-rag-settings",  # per browser, in its local storage
+                                     secret=browser_secret(Path(rag.config.index.path)))
         gr.Markdown("## situated-rag\nAsk questions about your documents. Answers cite the passages they rest on.")
         with gr.Tab("Chat"):
             with gr.Row():
                 with gr.Column(scale=3):
                     chat = gr.Chatbot(label="Chat", height=520, buttons=["copy", "copy_all"], elem_id="chat")
                     box = gr.Textbox(placeholder="Ask a question and press Enter", show_label=False, elem_id="question")
-                    clear = gr.Button("New chat", size="sm", elem_id="new-chat")
+                    with gr.Row():
+                        stop = gr.Button("Stop", size="sm", variant="stop", elem_id="stop")
+                        clear = gr.Button("New chat", size="sm", elem_id="new-chat")
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
                     sources = gr.HTML(elem_id="sources")
-            box.submit(respond, [box, chat, overrides], [chat, sources, box], api_name="chat")
-            clear.click(lambda: ([], "", ""), None, [chat, sources, box], api_name=False)
+            asking = box.submit(respond, [box, chat, overrides], [chat, sources, box], api_name="chat")
+            # cancelling the handler closes its stream, which ends the generation on the server (rag/llm)
+            stop.click(stopped, chat, chat, cancels=[asking], api_name=False)
+            clear.click(lambda: ([], ""), None, [chat, sources], cancels=[asking], api_name=False)
         with gr.Tab("Documents") as documents_tab:
             with gr.Row():
                 with gr.Column():
@@ -218,7 +249,7 @@ def build_app(rag: Rag) -> gr.Blocks:
                 gr.Slider(1, 10, step=1, value=defaults["generate.passages"], label="Passages for the answer (top-k)", elem_id="top-k"),
                 gr.Radio(["none", "prefix", "residual", "additive"], value=defaults["context.mode"],
                          label="Context mode (applies on re-ingest)"),
-                gr.Textbox(value=defaults["generate.model"], label="LLM model (packaged name or .gguf path)"),
+                gr.Textbox(value=defaults["generate.model"], label="LLM model (packaged name or .gguf path)", elem_id="model"),
                 gr.Slider(500, 6000, step=100, value=defaults["generate.max_prompt_tokens"], label="Prompt budget (tokens)"),
                 gr.Slider(32, 1024, step=32, value=defaults["generate.max_tokens"], label="Answer length (tokens)"),
             ]
@@ -226,7 +257,8 @@ def build_app(rag: Rag) -> gr.Blocks:
                 apply_btn = gr.Button("Apply to this session", variant="primary", elem_id="apply-settings")
                 save_btn = gr.Button("Save as default")
             settings_note = gr.Markdown(elem_id="settings-note")
-            apply_btn.click(apply_settings, inputs, [overrides, settings_note], api_name=False)
+            apply_btn.click(apply_settings, inputs, [overrides, remembered, settings_note], api_name=False)
+            app.load(restore_settings, remembered, [overrides, *inputs], api_name=False)
             save_btn.click(save_default, overrides, settings_note, api_name=False)
         with gr.Tab("Evaluate"):
             gr.Markdown("Score retrieval on the current index with a question file "
@@ -244,6 +276,27 @@ def build_app(rag: Rag) -> gr.Blocks:
         api_a, api_c = gr.Textbox(visible=False), gr.JSON(visible=False)
         api_q.submit(ask_api, api_q, [api_a, api_c], api_name="ask")
     return app
+
+
+def browser_secret(folder: Path) -> str | None:
+    """The key the browser's stored settings are sealed with, kept in the index folder so that they outlive a
+    restart of the server; None (a new key each start) where the folder cannot be written."""
+    path = folder / "ui-secret"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return None
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another server made it first
+        return path.read_text().strip()
+    except OSError:
+        return None
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(16))
+    return path.read_text().strip()
 
 
 def pdf_links(rag: Rag) -> dict[str, str]:

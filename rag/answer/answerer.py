@@ -29,7 +29,7 @@ from rag.answer.reply import answer_start, has_words, is_abstention
 from rag.answer.subjects import not_mentioned, unknown_subjects
 from rag.core.config import GenerateConfig
 from rag.core.errors import RagError
-from rag.core.types import Answer, AnswerDone, Citation, Event, Failed, Hit, RetrievalDone, Token
+from rag.core.types import Answer, AnswerDone, Citation, Event, Failed, Hit, RetrievalDone, Token, Waiting
 from rag.llm.queue import Queued
 from rag.llm.tokens import TokenCounter
 from rag.retrieval.sentence_scores import SentenceIndex
@@ -73,6 +73,8 @@ class Answerer:
         timings["evidence"] = time.perf_counter() - t0
         parts: list[str] = []
         retried = False
+        if ahead := generator.ahead():
+            yield Waiting(ahead)
         try:
             for messages in (prompt.messages, ask_for_a_sentence(prompt.messages)):
                 held: list[str] = []

@@ -105,6 +105,13 @@ class RetrievalDone:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """Stream event: the model is busy with ``ahead`` other questions; this one waits its turn."""
+
+    ahead: int
+
+
+@dataclass(frozen=True)
 class Token:
     """Stream event: the next piece of the draft answer. The draft is provisional: ``AnswerDone`` carries the
     checked answer, which can differ (withheld, citations moved); show that one in its place."""
@@ -126,4 +133,4 @@ class Failed:
     message: str
 
 
-Event = RetrievalDone | Token | AnswerDone | Failed
+Event = RetrievalDone | Waiting | Token | AnswerDone | Failed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 from rag.core.config import GenerateConfig
@@ -61,6 +63,29 @@ def auto_backend(model: str) -> str:
     if model in PACKAGE_HINT:
         return "transformers" if amx_supported() or generator_dtype("auto") == "int8" else "llamacpp"
     return "llamacpp" if model.endswith(".gguf") else "transformers"
+
+
+def check_generator(config: GenerateConfig) -> None:
+    """Refuses at once a generator setting that could not load, saying what would (the app checks settings when
+    they are applied, not at the next question)."""
+    g = config
+    if g.backend not in BACKENDS:
+        raise ModelError(f"generate.backend must be one of {', '.join(BACKENDS)}; got {g.backend!r}")
+    if g.backend == "openai":
+        if not g.base_url:
+            raise ModelError("generate.backend=openai needs generate.base_url (e.g. http://127.0.0.1:11434/v1)")
+        return
+    path = Path(g.model).expanduser()
+    if g.model in PACKAGE_HINT or path.is_file() or (path.is_dir() and g.backend != "llamacpp"):
+        return
+    if g.model.endswith(".gguf"):
+        raise ModelError(f"there is no GGUF file at {path}")
+    hub = os.environ.get("HF_HUB_OFFLINE", "1") == "0" and re.fullmatch(r"[\w.-]+/[\w.-]+", g.model)
+    if hub and g.backend != "llamacpp":
+        return
+    raise ModelError(f"unknown model {g.model!r}: use a packaged model ({', '.join(PACKAGE_HINT)}), the path of a .gguf "
+                     "file or of a model folder on this machine, or a Hugging Face id when downloads are allowed "
+                     "(HF_HUB_OFFLINE=0)")
 
 
 def runtime(config: GenerateConfig) -> str:

@@ -70,9 +70,11 @@ class LlamaCpp:
         server = self._load()
         chunks: queue.Queue = queue.Queue()
         done = object()
+        abandoned = threading.Event()
 
-        def on_chunk(chunk: dict) -> None:
+        def on_chunk(chunk: dict) -> bool:
             chunks.put(chunk)
+            return abandoned.is_set()  # True stops llama.cpp's generation at this token
 
         def work() -> None:
             try:
@@ -86,15 +88,21 @@ class LlamaCpp:
             finally:
                 chunks.put(done)
 
-        threading.Thread(target=work, daemon=True, name=STREAM_THREAD).start()
-        while (item := chunks.get()) is not done:
-            if isinstance(item, Exception):
-                raise ModelError(f"generation failed: {item}")
-            if "error" in item:
-                raise ModelError(f"generation failed: {item['error']}")
-            if item.get("usage"):
-                self.last_usage = item["usage"]
-            for choice in item.get("choices") or []:
-                text = (choice.get("delta") or {}).get("content")
-                if text:
-                    yield text
+        worker = threading.Thread(target=work, daemon=True, name=STREAM_THREAD)
+        worker.start()
+        try:
+            while (item := chunks.get()) is not done:
+                if isinstance(item, Exception):
+                    raise ModelError(f"generation failed: {item}")
+                if "error" in item:
+                    raise ModelError(f"generation failed: {item['error']}")
+                if item.get("usage"):
+                    self.last_usage = item["usage"]
+                for choice in item.get("choices") or []:
+                    text = (choice.get("delta") or {}).get("content")
+                    if text:
+                        yield text
+        finally:
+            abandoned.set()  # a reader that went away (Stop, a closed tab, Ctrl-C) ends the generation, not only the reading
+            if threading.current_thread() is not worker:
+                worker.join()  # at the next token: the model is free for the next request when this returns

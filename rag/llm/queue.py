@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 
 from rag.llm.protocol import Generator, Message
@@ -21,8 +22,11 @@ class Queued:
     def __init__(self, inner: Generator, concurrency: int = 1):
         self.inner = inner
         self.count_tokens: TokenCounter = getattr(inner, "count_tokens", None) or TokenCounter()
-        self._gate = threading.BoundedSemaphore(max(1, concurrency))
+        self.concurrency = max(1, concurrency)
+        self._gate = threading.BoundedSemaphore(self.concurrency)
         self._usage = threading.local()
+        self._busy = 0  # requests generating or waiting for their turn
+        self._count = threading.Lock()
 
     @property
     def last_usage(self) -> dict:
@@ -31,8 +35,24 @@ class Queued:
     def load(self) -> None:
         self.inner.load()
 
+    def ahead(self) -> int:
+        """How many requests a new one would wait behind (0: the model has room for it now)."""
+        with self._count:
+            return self._busy - self.concurrency + 1 if self._busy >= self.concurrency else 0
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        with self._count:
+            self._busy += 1
+        try:
+            with self._gate:
+                yield
+        finally:
+            with self._count:
+                self._busy -= 1
+
     def complete(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> str:
-        with self._gate:
+        with self._turn():
             text = self.inner.complete(messages, max_tokens, temperature)
             self._usage.value = dict(getattr(self.inner, "last_usage", {}))
         return text
@@ -44,12 +64,13 @@ class Queued:
         stop = threading.Event()
 
         def produce() -> None:
-            with self._gate:
+            with self._turn():
                 try:
-                    for piece in self.inner.stream(messages, max_tokens, temperature):
-                        if stop.is_set():
-                            break
-                        pieces.put(piece)
+                    with closing(self.inner.stream(messages, max_tokens, temperature)) as inner:  # closed: it stops
+                        for piece in inner:
+                            if stop.is_set():
+                                break
+                            pieces.put(piece)
                     pieces.put(_Finished(dict(getattr(self.inner, "last_usage", {}))))
                 except Exception as exc:  # noqa: BLE001 - handed to the consumer's thread
                     pieces.put(exc)
