@@ -195,7 +195,27 @@ def test_8_what_the_user_writes_is_shown_as_written(page) -> None:  # noqa: ANN0
     expect(page.locator("#chat .message.bot, #chat [data-testid='bot']").last).to_contain_text("do not mention QX-9041")
 
 
-def test_9_stop_ends_the_answer_on_the_server_and_typed_text_is_kept(page, make_rag, tmp_path: Path) -> None:  # noqa: ANN001
+def test_9_the_first_screen_shows_counts_the_models_state_examples_and_a_send_button(page, sample_rag) -> None:  # noqa: ANN001
+    page.reload()
+    indexed = [d for d in sample_rag.documents() if d.status == "ok"]
+    overview = page.locator("#overview")
+    expect(overview).to_contain_text(f"{len(indexed)} documents, {sum(d.chunks for d in indexed)} chunks")
+    expect(overview).to_contain_text("ready")  # the model answered earlier questions
+    user = page.locator("#chat .message.user, #chat [data-testid='user']")
+    page.locator("#question textarea").fill("What colour is pump QX-7777?")  # no document names it: answered at once
+    page.locator("#send").click()
+    expect(page.locator("#chat .message.bot, #chat [data-testid='bot']").last).to_contain_text("do not mention QX-7777")
+    example = page.locator("#example-0")
+    expect(example).to_be_visible()
+    question = example.inner_text()
+    names = {name for d in indexed for name in [d.title, *(d.meta.get("acronyms") or {})] if name}
+    assert any(name in question for name in names)  # drawn from what the documents hold
+    example.click()
+    expect(user.last).to_contain_text(question)
+    page.locator("#stop").click()
+
+
+def test_10_stop_ends_the_answer_on_the_server_and_typed_text_is_kept(page, make_rag, tmp_path: Path) -> None:  # noqa: ANN001
     from tests.fake_openai import fake_openai
     from ui.app import CHECKING, STOPPED, serve
 

@@ -21,14 +21,26 @@ from rag.core.config import write_toml  # noqa: E402
 from rag.core.errors import RagError  # noqa: E402
 from rag.core.types import AnswerDone, Failed, RetrievalDone, Token, Waiting  # noqa: E402
 from rag.eval.runner import evaluate_index  # noqa: E402
-from rag.llm.factory import check_generator  # noqa: E402
+from rag.llm.factory import check_generator, runtime  # noqa: E402
 from rag.pipeline import Rag  # noqa: E402
 from ui.files import add_document_route, document_links, store_upload  # noqa: E402
-from ui.render import CSS, as_written, documents_table, link_citations, metrics_table, misses_table, render_sources, report_table  # noqa: E402
+from ui.render import (  # noqa: E402
+    CSS,
+    as_written,
+    documents_table,
+    example_questions,
+    link_citations,
+    metrics_table,
+    misses_table,
+    overview,
+    render_sources,
+    report_table,
+)
 
 log = logging.getLogger(__name__)
 
 CHECKING = "checking the answer against the passages…"
+EXAMPLES = 3  # example questions on the first screen
 STOPPED = "stopped"
 SETTINGS = {  # UI label -> config key; applied per browser session
     "Retrieval mode": "retrieval.mode",
@@ -148,6 +160,16 @@ def build_app(rag: Rag) -> gr.Blocks:
             raise gr.Error("Choose an indexed document to delete.")
         return (*listed(), f"Deleted {as_written(source)}.", gr.update(visible=False))
 
+    def summary() -> tuple[Any, ...]:
+        """The first screen's line (documents, chunks, the model's state) and example questions, read now."""
+        docs = rag.documents()
+        g = rag.config.generate
+        state = "ready" if rag.generator.loaded else "loads with the first question"
+        examples = example_questions(docs)
+        buttons = [gr.update(value=q, visible=True) for q in examples]
+        buttons += [gr.update(visible=False)] * (EXAMPLES - len(examples))
+        return (overview(docs, f"{g.model} ({runtime(g)}): {state}"), *buttons)
+
     def _sources() -> list[str]:
         return [d.source for d in rag.documents()]
 
@@ -196,21 +218,27 @@ def build_app(rag: Rag) -> gr.Blocks:
         remembered = gr.BrowserState({}, storage_key="situated-rag-settings",  # per browser, in its local storage
                                      secret=browser_secret(Path(rag.config.index.path)))
         gr.Markdown("## situated-rag\nAsk questions about your documents. Answers cite the passages they rest on.")
+        status_line = gr.Markdown(elem_id="overview")
         with gr.Tab("Chat"):
             with gr.Row():
                 with gr.Column(scale=3):
                     chat = gr.Chatbot(label="Chat", height=520, buttons=["copy", "copy_all"], elem_id="chat")
                     box = gr.Textbox(placeholder="Ask a question and press Enter", show_label=False, elem_id="question")
                     with gr.Row():
+                        send = gr.Button("Send", size="sm", variant="primary", elem_id="send")
                         stop = gr.Button("Stop", size="sm", variant="stop", elem_id="stop")
                         clear = gr.Button("New chat", size="sm", elem_id="new-chat")
+                    with gr.Row():
+                        examples = [gr.Button(visible=False, size="sm", elem_id=f"example-{n}") for n in range(EXAMPLES)]
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
                     sources = gr.HTML(elem_id="sources")
-            asking = box.submit(respond, [box, chat, overrides], [chat, sources, box], api_name="chat")
+            asking = [box.submit(respond, [box, chat, overrides], [chat, sources, box], api_name="chat"),
+                      send.click(respond, [box, chat, overrides], [chat, sources, box], api_name=False)]
+            asking += [ex.click(respond, [ex, chat, overrides], [chat, sources, box], api_name=False) for ex in examples]
             # cancelling the handler closes its stream, which ends the generation on the server (rag/llm)
-            stop.click(stopped, chat, chat, cancels=[asking], api_name=False)
-            clear.click(lambda: ([], ""), None, [chat, sources], cancels=[asking], api_name=False)
+            stop.click(stopped, chat, chat, cancels=asking, api_name=False)
+            clear.click(lambda: ([], ""), None, [chat, sources], cancels=asking, api_name=False)
         with gr.Tab("Documents") as documents_tab:
             with gr.Row():
                 with gr.Column():
@@ -233,14 +261,20 @@ def build_app(rag: Rag) -> gr.Blocks:
                 cancel_btn = gr.Button("Keep it", scale=0, elem_id="cancel")
             deleted = gr.Markdown(elem_id="deleted")
             one_at_a_time = {"api_name": False, "concurrency_limit": 1, "concurrency_id": "documents"}
-            upload_btn.click(_shown(ingest_uploads), files, [status, docs, victim], **one_at_a_time)
-            folder_btn.click(_shown(ingest_folder), folder, [status, docs, victim], **one_at_a_time)
-            resync_btn.click(_shown(resync), None, [status, docs, victim], **one_at_a_time)
+            first_screen = [status_line, *examples]
+            upload_btn.click(_shown(ingest_uploads), files, [status, docs, victim], **one_at_a_time).then(
+                summary, None, first_screen, api_name=False)
+            folder_btn.click(_shown(ingest_folder), folder, [status, docs, victim], **one_at_a_time).then(
+                summary, None, first_screen, api_name=False)
+            resync_btn.click(_shown(resync), None, [status, docs, victim], **one_at_a_time).then(
+                summary, None, first_screen, api_name=False)
             delete_btn.click(ask_to_delete, victim, [confirm_row, confirm_text], api_name=False)
-            confirm_btn.click(_shown(delete), victim, [docs, victim, deleted, confirm_row], **one_at_a_time)
+            confirm_btn.click(_shown(delete), victim, [docs, victim, deleted, confirm_row], **one_at_a_time).then(
+                summary, None, first_screen, api_name=False)
             cancel_btn.click(lambda: gr.update(visible=False), None, confirm_row, api_name=False)
             documents_tab.select(listed, None, [docs, victim], api_name=False)
             app.load(listed, None, [docs, victim], api_name=False)
+            app.load(summary, None, first_screen, api_name=False)
         with gr.Tab("Settings"):
             inputs = [
                 gr.Radio(["hybrid", "bm25", "dense"], value=defaults["retrieval.mode"], label="Retrieval mode"),

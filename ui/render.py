@@ -115,3 +115,26 @@ def misses_table(report: Any) -> dict[str, Any]:
     rows = [[q["id"], q["question"], q["first_relevant"] or "not in top 20", ", ".join(q["top"])]
             for q in report.per_query if not q["first_relevant"] or q["first_relevant"] > 5]
     return {"headers": ["id", "question", "rank of gold page", "top results"], "data": rows or [["", "(none)", "", ""]]}
+
+
+def example_questions(docs: list[Any], n: int = 3) -> list[str]:
+    """Questions the indexed documents can answer, one per document, the largest first: what an acronym a
+    document expands stands for, else what the document is about."""
+    out: list[str] = []
+    for doc in sorted((d for d in docs if d.status == "ok" and d.chunks), key=lambda d: -d.chunks):
+        acronyms = (doc.meta or {}).get("acronyms") or {}
+        if acronyms:
+            short, long = next(iter(acronyms.items()))
+            out.append(f"What does {short} stand for, and what is the {long} used for?")
+        elif doc.title:
+            out.append(f"What is “{doc.title}” about?")
+        if len(out) == n:
+            break
+    return out
+
+
+def overview(docs: list[Any], model: str) -> str:
+    ok = [d for d in docs if d.status == "ok"]
+    failed = sum(d.status == "failed" for d in docs)
+    counts = f"{len(ok)} document{'s' * (len(ok) != 1)}, {sum(d.chunks for d in ok)} chunks"
+    return f"{counts}{f', {failed} failed' if failed else ''} · language model {as_written(model)}"

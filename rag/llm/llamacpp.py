@@ -56,6 +56,10 @@ class LlamaCpp:
     def load(self) -> None:
         self._load()
 
+    @property
+    def loaded(self) -> bool:
+        return self._server is not None
+
     def complete(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> str:
         server = self._load()
         result = server.handle_chat_completions(

@@ -25,6 +25,10 @@ class OpenAICompatible:
     def load(self) -> None:
         """Nothing to load here: the server holds the model (and may load it on its first request)."""
 
+    @property
+    def loaded(self) -> bool:
+        return True
+
     def _request(self, body: dict):  # noqa: ANN202 - an http.client response
         import json
         import urllib.error

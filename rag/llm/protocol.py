@@ -11,6 +11,9 @@ Message = dict[str, str]
 class Generator(Protocol):
     def load(self) -> None: ...  # what the first request would otherwise wait for
 
+    @property
+    def loaded(self) -> bool: ...  # whether a request would start without loading first
+
     def stream(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> Iterator[str]: ...
 
     def complete(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> str: ...

@@ -35,6 +35,10 @@ class Queued:
     def load(self) -> None:
         self.inner.load()
 
+    @property
+    def loaded(self) -> bool:
+        return self.inner.loaded
+
     def ahead(self) -> int:
         """How many requests a new one would wait behind (0: the model has room for it now)."""
         with self._count:

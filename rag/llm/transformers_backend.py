@@ -94,6 +94,10 @@ class Transformers:
     def load(self) -> None:
         self._load()
 
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
     def _inputs(self, messages: list[Message]):  # noqa: ANN202
         model, tokenizer = self._load()
         ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
