@@ -20,7 +20,7 @@ from rag.core.types import Answer, AnswerDone, Event, Failed, Hit, IngestReport
 from rag.indexing.context_writer import context_writer
 from rag.indexing.corpus import CorpusMetadata
 from rag.indexing.job import IngestionJob
-from rag.llm.factory import generator_for
+from rag.llm.factory import check_generator, generator_for, runtime
 from rag.llm.queue import Queued
 from rag.models.embedder import embedder_for
 from rag.rerank.factory import make_reranker
@@ -94,6 +94,18 @@ class Rag:
     @property
     def generator(self) -> Queued:
         return generator_for(self.config.generate)
+
+    def check_options(self, overrides: dict[str, object]) -> Config:
+        """The config ``overrides`` would make, refused now (``RagError``) if it is invalid or names a model that
+        could not load, rather than at the next question."""
+        config = self.config.override(overrides)
+        check_generator(config.generate)
+        return config
+
+    def model_state(self) -> str:
+        """The language model, how it runs on this CPU, and whether it is loaded: for a status line."""
+        g = self.config.generate
+        return f"{g.model} ({runtime(g)}): {'ready' if self.generator.loaded else 'loads with the first question'}"
 
     def warm_up(self) -> None:
         """Load the language model now rather than on the first question (``rag serve`` does, before it listens)."""

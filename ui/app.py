@@ -21,7 +21,6 @@ from rag.core.config import write_toml  # noqa: E402
 from rag.core.errors import RagError  # noqa: E402
 from rag.core.types import AnswerDone, Failed, RetrievalDone, Token, Waiting  # noqa: E402
 from rag.eval.runner import evaluate_index  # noqa: E402
-from rag.llm.factory import check_generator, runtime  # noqa: E402
 from rag.pipeline import Rag  # noqa: E402
 from ui.files import add_document_route, document_links, store_upload  # noqa: E402
 from ui.render import (  # noqa: E402
@@ -163,18 +162,16 @@ def build_app(rag: Rag) -> gr.Blocks:
     def summary() -> tuple[Any, ...]:
         """The first screen's line (documents, chunks, the model's state) and example questions, read now."""
         docs = rag.documents()
-        g = rag.config.generate
-        state = "ready" if rag.generator.loaded else "loads with the first question"
         examples = example_questions(docs)
         buttons = [gr.update(value=q, visible=True) for q in examples]
         buttons += [gr.update(visible=False)] * (EXAMPLES - len(examples))
-        return (overview(docs, f"{g.model} ({runtime(g)}): {state}"), *buttons)
+        return (overview(docs, rag.model_state()), *buttons)
 
     def _sources() -> list[str]:
         return [d.source for d in rag.documents()]
 
     def checked(overrides: dict) -> dict:
-        check_generator(rag.config.override(overrides).generate)  # a model that cannot load is refused now
+        rag.check_options(overrides)  # a model that cannot load is refused now
         return overrides
 
     def apply_settings(*values: Any) -> tuple[dict, dict, str]:
