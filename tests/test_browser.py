@@ -196,11 +196,12 @@ def test_8_what_the_user_writes_is_shown_as_written(page) -> None:  # noqa: ANN0
 
 
 def test_9_the_first_screen_shows_counts_the_models_state_examples_and_a_send_button(page, sample_rag) -> None:  # noqa: ANN001
+    sample_rag.warm_up()  # as `rag serve` does before it listens (the app shares the loaded model)
     page.reload()
     indexed = [d for d in sample_rag.documents() if d.status == "ok"]
     overview = page.locator("#overview")
     expect(overview).to_contain_text(f"{len(indexed)} documents, {sum(d.chunks for d in indexed)} chunks")
-    expect(overview).to_contain_text("ready")  # the model answered earlier questions
+    expect(overview).to_contain_text("ready")
     user = page.locator("#chat .message.user, #chat [data-testid='user']")
     page.locator("#question textarea").fill("What colour is pump QX-7777?")  # no document names it: answered at once
     page.locator("#send").click()
@@ -215,7 +216,28 @@ def test_9_the_first_screen_shows_counts_the_models_state_examples_and_a_send_bu
     page.locator("#stop").click()
 
 
-def test_10_stop_ends_the_answer_on_the_server_and_typed_text_is_kept(page, make_rag, tmp_path: Path) -> None:  # noqa: ANN001
+def test_10_the_chat_survives_a_reload_and_past_chats_reopen_and_export(page) -> None:  # noqa: ANN001
+    chat = page.locator("#chat")
+    page.locator("#new-chat").click()
+    expect(chat).not_to_contain_text("QX-7777")
+    stored = page.evaluate("localStorage.getItem('situated-rag-chat')")
+    page.locator("#question textarea").fill("Which colour is valve QX-5150?")  # answered at once, without the model
+    page.locator("#question textarea").press("Enter")
+    expect(chat).to_contain_text("do not mention QX-5150")
+    # the browser stores the chat once the answer is done (sealed: its text cannot be read back here)
+    page.wait_for_function("before => localStorage.getItem('situated-rag-chat') !== before", arg=stored)
+    page.reload()
+    expect(chat).to_contain_text("Which colour is valve QX-5150?")  # this browser kept the chat
+    page.locator("#export").click()
+    expect(page.locator("#exported")).to_contain_text(".md")
+    page.locator("#new-chat").click()
+    expect(chat).not_to_contain_text("QX-5150")
+    page.locator("#past-chats input").click()
+    page.get_by_role("option", name="Which colour is valve QX-5150?").click()
+    expect(chat).to_contain_text("do not mention QX-5150")
+
+
+def test_11_stop_ends_the_answer_on_the_server_and_typed_text_is_kept(page, make_rag, tmp_path: Path) -> None:  # noqa: ANN001
     from tests.fake_openai import fake_openai
     from ui.app import CHECKING, STOPPED, serve
 

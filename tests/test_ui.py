@@ -101,3 +101,18 @@ def test_each_answer_carries_its_own_sources() -> None:
     block = shown.split("<details><summary>Sources (2)</summary>")[1]
     assert '[1] [manual.pdf p.4](/document/abc#page=4): "Boarding stops above 0.8 m &lt;significant&gt; wave height."' in block
     assert '[2] notes.md p.1: "Buoys are visited monthly."' in block
+
+
+def test_an_exported_chat_is_markdown_with_each_answers_sources() -> None:
+    from ui.render import chat_markdown, chat_title
+
+    history = [
+        {"role": "user", "content": "When does the ferry &lt;b&gt;leave&lt;/b&gt;?"},
+        {"role": "assistant", "content": 'It leaves at 14:30 [1].\n\n<details><summary>Sources (1)</summary>\n\n'
+                                         '- [1] docs/ferry.md p.1: "The ferry leaves at 14:30."\n\n</details>'},
+    ]
+    text = chat_markdown(history)
+    assert text.startswith("**You:** When does the ferry <b>leave</b>?")
+    assert "**Answer:** It leaves at 14:30 [1].\n\n**Sources (1)**" in text
+    assert '- [1] docs/ferry.md p.1: "The ferry leaves at 14:30."' in text and "<details>" not in text
+    assert chat_title(history) == "When does the ferry <b>leave</b>?"

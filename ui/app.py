@@ -8,7 +8,6 @@ import html
 import logging
 import os
 import re
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from rag.core.errors import RagError  # noqa: E402
 from rag.core.types import AnswerDone, Failed, RetrievalDone, Token, Waiting  # noqa: E402
 from rag.eval.runner import evaluate_index  # noqa: E402
 from rag.pipeline import Rag  # noqa: E402
+from ui.browser_state import browser_secret, export, new_chat, reopen, restore_chat  # noqa: E402
 from ui.files import add_document_route, document_links, store_upload  # noqa: E402
 from ui.render import (  # noqa: E402
     CSS,
@@ -32,6 +32,7 @@ from ui.render import (  # noqa: E402
     metrics_table,
     misses_table,
     overview,
+    plain_text,
     render_sources,
     report_table,
 )
@@ -84,7 +85,7 @@ def build_app(rag: Rag) -> gr.Blocks:
             yield history, gr.skip(), ""
             return
         # what was said, as written, without the sources block under each answer
-        prior = [{"role": m["role"], "content": html.unescape(_SOURCES_BLOCK.sub("", _text(m["content"])))} for m in history]
+        prior = [{"role": m["role"], "content": html.unescape(_SOURCES_BLOCK.sub("", plain_text(m["content"])))} for m in history]
         history = [*history, {"role": "user", "content": as_written(message)}, {"role": "assistant", "content": ""}]
         sources, draft = "", ""
         yield history, gr.skip(), ""
@@ -107,7 +108,7 @@ def build_app(rag: Rag) -> gr.Blocks:
 
     def stopped(history: list[dict]) -> list[dict]:
         """The answer Stop cut short keeps what was written, marked as stopped rather than as being checked."""
-        last = _text(history[-1]["content"]) if history and history[-1]["role"] == "assistant" else None
+        last = plain_text(history[-1]["content"]) if history and history[-1]["role"] == "assistant" else None
         if last is not None and (not last or CHECKING in last or last.startswith("*waiting")):  # not yet answered
             text = "" if last.startswith("*waiting") else last.replace(f"*{CHECKING}*", "").rstrip()
             history = [*history[:-1], {"role": "assistant", "content": f"{text}\n\n*{STOPPED}*".lstrip()}]
@@ -212,8 +213,11 @@ def build_app(rag: Rag) -> gr.Blocks:
     defaults = {key: _get(rag, key) for key in SETTINGS.values()}
     with gr.Blocks(title="situated-rag") as app:
         overrides = gr.State({})
-        remembered = gr.BrowserState({}, storage_key="situated-rag-settings",  # per browser, in its local storage
-                                     secret=browser_secret(Path(rag.config.index.path)))
+        secret = browser_secret(Path(rag.config.index.path))
+        # per browser, in its local storage: the settings applied, the chat in progress, the past chats
+        remembered = gr.BrowserState({}, storage_key="situated-rag-settings", secret=secret)
+        current_chat = gr.BrowserState([], storage_key="situated-rag-chat", secret=secret)
+        past_chats = gr.BrowserState([], storage_key="situated-rag-chats", secret=secret)
         gr.Markdown("## situated-rag\nAsk questions about your documents. Answers cite the passages they rest on.")
         status_line = gr.Markdown(elem_id="overview")
         with gr.Tab("Chat"):
@@ -227,15 +231,26 @@ def build_app(rag: Rag) -> gr.Blocks:
                         clear = gr.Button("New chat", size="sm", elem_id="new-chat")
                     with gr.Row():
                         examples = [gr.Button(visible=False, size="sm", elem_id=f"example-{n}") for n in range(EXAMPLES)]
+                    with gr.Row():
+                        past = gr.Dropdown(choices=[], value=None, label="Past chats", scale=3, elem_id="past-chats")
+                        export_btn = gr.Button("Export chat (Markdown)", size="sm", scale=1, elem_id="export")
+                    exported = gr.File(label="Exported chat", visible=False, elem_id="exported")
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
                     sources = gr.HTML(elem_id="sources")
             asking = [box.submit(respond, [box, chat, overrides], [chat, sources, box], api_name="chat"),
                       send.click(respond, [box, chat, overrides], [chat, sources, box], api_name=False)]
             asking += [ex.click(respond, [ex, chat, overrides], [chat, sources, box], api_name=False) for ex in examples]
+            for event in asking:  # kept in the browser as it stands after each answer (or a Stop)
+                event.then(lambda history: history, chat, current_chat, api_name=False)
             # cancelling the handler closes its stream, which ends the generation on the server (rag/llm)
-            stop.click(stopped, chat, chat, cancels=asking, api_name=False)
-            clear.click(lambda: ([], ""), None, [chat, sources], cancels=asking, api_name=False)
+            stop.click(stopped, chat, chat, cancels=asking, api_name=False).then(
+                lambda history: history, chat, current_chat, api_name=False)
+            clear.click(new_chat, [chat, past_chats], [chat, sources, current_chat, past_chats, past], cancels=asking,
+                        api_name=False)
+            past.select(reopen, [past, past_chats], [chat, current_chat], api_name=False)
+            export_btn.click(export, chat, exported, api_name=False)
+            app.load(restore_chat, [current_chat, past_chats], [chat, past], api_name=False)
         with gr.Tab("Documents") as documents_tab:
             with gr.Row():
                 with gr.Column():
@@ -309,27 +324,6 @@ def build_app(rag: Rag) -> gr.Blocks:
     return app
 
 
-def browser_secret(folder: Path) -> str | None:
-    """The key the browser's stored settings are sealed with, kept in the index folder so that they outlive a
-    restart of the server; None (a new key each start) where the folder cannot be written."""
-    path = folder / "ui-secret"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        pass
-    except OSError:
-        return None
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another server made it first
-        return path.read_text().strip()
-    except OSError:
-        return None
-    with os.fdopen(fd, "w") as f:
-        f.write(secrets.token_hex(16))
-    return path.read_text().strip()
-
-
 def pdf_links(rag: Rag) -> dict[str, str]:
     """Where the app serves each indexed PDF: by document id (ui/files.py), read from the manifest each time."""
     return document_links(rag.documents())
@@ -341,14 +335,6 @@ def _get(rag: Rag, dotted: str) -> Any:
 
 
 _SOURCES_BLOCK = re.compile(r"\n*<details><summary>Sources.*?</details>", re.S)
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # Gradio 6 may hand back structured message content
-        return " ".join(_text(c.get("text", "") if isinstance(c, dict) else c) for c in content)
-    return str(content or "")
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")  # hosts only this machine reaches

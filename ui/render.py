@@ -138,3 +138,29 @@ def overview(docs: list[Any], model: str) -> str:
     failed = sum(d.status == "failed" for d in docs)
     counts = f"{len(ok)} document{'s' * (len(ok) != 1)}, {sum(d.chunks for d in ok)} chunks"
     return f"{counts}{f', {failed} failed' if failed else ''} · language model {as_written(model)}"
+
+
+def chat_title(history: list[dict]) -> str:
+    """A past chat's name in the list: its first question, shortened."""
+    first = next((plain_text(m["content"]) for m in history if m.get("role") == "user"), "")
+    first = " ".join(html.unescape(first).split())  # the list shows text, not HTML
+    return first if len(first) <= 70 else first[:69] + "…"
+
+
+def chat_markdown(history: list[dict]) -> str:
+    """A chat as Markdown for export: each question and answer with the sources the answer cited."""
+    out = []
+    for m in history:
+        text = plain_text(m["content"])
+        text = re.sub(r"\s*<details><summary>(Sources[^<]*)</summary>\s*", r"\n\n**\1**\n\n", text)
+        text = html.unescape(re.sub(r"</?(details|summary)>", "", text)).strip()
+        out.append(f"**{'You' if m.get('role') == 'user' else 'Answer'}:** {text}")
+    return "\n\n".join(out) + "\n"
+
+
+def plain_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # Gradio 6 may hand back structured message content
+        return " ".join(plain_text(c.get("text", "") if isinstance(c, dict) else c) for c in content)
+    return str(content or "")
