@@ -353,3 +353,19 @@ def test_a_model_that_cannot_load_is_refused_with_what_would(tmp_path: Path) -> 
         check_generator(GenerateConfig(model=str(tmp_path / "missing.gguf")))
     with pytest.raises(ModelError, match="needs generate.base_url"):
         check_generator(GenerateConfig(model="any", backend="openai"))
+
+
+def test_a_decision_taken_back_in_the_same_reply_is_decided_by_the_passage(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "kit.md").write_text("# Kit\n\nLifejackets are issued on the island, so do not bring your own lifejacket.\n\n"
+                                 "# Ferry\n\nThe supply ferry leaves the harbour at 14:30 every Thursday.\n")
+    # the 1.5B's habit on yes/no questions: a decision, then the abstention sentence
+    with fake_openai(lambda body: ["Yes, ", "I could not find this in the documents."]) as fake:
+        rag = make_rag(**{"generate.backend": "openai", "generate.base_url": fake.url, "generate.model": "any"})
+        rag.ingest(docs, progress=False)
+        decided = rag.ask("Should I bring my own lifejacket?")
+        unsettled = rag.ask("Is the ferry ticket free of charge for visiting scientists?")
+    assert not decided.abstained and decided.text.startswith("No.")  # the passage says "do not", not "Yes"
+    assert "do not bring your own lifejacket" in decided.text and decided.citations
+    assert unsettled.abstained  # no passage sentence carries the question: the abstention stands

@@ -12,7 +12,16 @@ import re
 import time
 from collections.abc import Callable, Iterator
 
-from rag.answer.checks import corrected_decision, decision_of, misattributed, named_units, recite, unsupported, without_decision
+from rag.answer.checks import (
+    corrected_decision,
+    decision_of,
+    misattributed,
+    named_units,
+    recite,
+    settles,
+    unsupported,
+    without_decision,
+)
 from rag.answer.citations import cite, grounds
 from rag.answer.evidence import Evidence, compress, evidence_budget, fit_passages, whole
 from rag.answer.prompt import (
@@ -101,10 +110,15 @@ class Answerer:
         abstained = is_abstention(text, g.abstain_text)
         if not has_words(text):
             text = f"{g.abstain_text} (The model gave no answer text.)"
-        if not abstained:
-            text = recite(text, prompt.passages, question)
         deciding = is_decision(question)
         ground = grounds(question, prompt.passages) if deciding else None
+        if deciding and abstained and decision_of(text) and ground is not None and settles(question, ground.quote):
+            # "Yes, I could not find this in the documents.": a decision said, then taken back; when a passage
+            # sentence carries most of the question, that sentence decides (below) and the taking back goes
+            log.info("decision kept from a reply that also abstained: %r", text)
+            text, abstained = f"{decision_of(text).capitalize()}.", False
+        if not abstained:
+            text = recite(text, prompt.passages, question)
         if ground is not None and not abstained:
             fixed = corrected_decision(text, question, ground.quote)
             if fixed != text:

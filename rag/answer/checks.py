@@ -104,6 +104,12 @@ def corrected_decision(answer: str, question: str, ground: str) -> str:
     return f'No. "{" ".join(ground.split())}"'
 
 
+def settles(question: str, sentence: str) -> bool:
+    """Whether ``sentence`` carries most of a yes/no question's terms, enough to decide it."""
+    terms = set(tokenize(question))
+    return bool(terms) and len(terms & set(tokenize(sentence))) >= len(terms) / 2
+
+
 def without_decision(answer: str) -> str:
     """The answer after its leading Yes/No/Maybe: the claim the passages must back."""
     return _DECIDED.sub("", answer, count=1)
