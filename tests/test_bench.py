@@ -12,19 +12,19 @@ from rag.cli import main
 @pytest.mark.slow
 def test_bench_small_corpus_writes_report(tmp_path: Path) -> None:
     out = tmp_path / "bench"
-    assert main(["bench", "--size", "200", "--queries", "5", "--out", str(out)]) == 0
+    assert main(["bench", "--size", "100", "--queries", "5", "--out", str(out)]) == 0
     report = json.loads((out / "bench.json").read_text())
     (row,) = report["sizes"]
-    assert row["size"] == 200
+    assert row["size"] == 100
     ours = row["ours"]
-    assert 140 <= ours["chunks"] <= 280
+    assert 70 <= ours["chunks"] <= 140
     assert 0 < ours["share_outside_embedding"] < 1
     for name in ("bm25", "dense", "hybrid", "hybrid+rerank (first pass)", "hybrid+rerank"):
         assert ours["latency"][name]["p50_ms"] <= ours["latency"][name]["p95_ms"]
     lc = row["langchain"]
     assert lc["chunks"] > 0 and lc["latency"]["hybrid"]["p50_ms"] > 0
     table = (out / "bench.md").read_text()
-    assert "| 200 | situated-rag |" in table and "| 200 | LangChain recipe |" in table
+    assert "| 100 | situated-rag |" in table and "| 100 | LangChain recipe |" in table
     assert (out / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -174,7 +174,7 @@ def test_a_question_behind_another_is_told_it_waits_for_the_model(tmp_path: Path
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "ferry.md").write_text("# Ferry\n\nThe supply ferry leaves the harbour at 14:30 every Thursday.\n")
-    with fake_openai(lambda body: ["The ferry ", "leaves ", "at ", "14:30 ", "[1]."], delay=1.0) as llm:
+    with fake_openai(lambda body: ["The ferry ", "leaves ", "at ", "14:30 ", "[1]."], delay=0.4) as llm:
         rag = make_rag(**{"generate.backend": "openai", "generate.base_url": llm.url, "generate.model": "any"})
         rag.ingest(docs, progress=False)
         rag.search("ferry")  # the query embedder is loaded before the race below
