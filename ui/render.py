@@ -118,14 +118,14 @@ def misses_table(report: Any) -> dict[str, Any]:
 
 
 def example_questions(docs: list[Any], n: int = 3) -> list[str]:
-    """Questions the indexed documents can answer, one per document, the largest first: what an acronym a
-    document expands stands for, else what the document is about."""
+    """Questions the indexed documents can answer, one per document, the largest first: what a thing whose
+    acronym the document expands is, else what the document is about."""
     out: list[str] = []
     for doc in sorted((d for d in docs if d.status == "ok" and d.chunks), key=lambda d: -d.chunks):
         acronyms = (doc.meta or {}).get("acronyms") or {}
         if acronyms:
             short, long = next(iter(acronyms.items()))
-            out.append(f"What does {short} stand for, and what is the {long} used for?")
+            out.append(f"What is the {long} ({short})?")
         elif doc.title:
             out.append(f"What is “{doc.title}” about?")
         if len(out) == n:
