@@ -1,5 +1,5 @@
 """A model's linear layers in int8: copies for writing one token at a time beside bf16 weights (AMX CPUs), or
-every product computed in int8 (VNNI CPUs), and a saved int8 copy that loads in seconds."""
+every product computed in int8 (VNNI CPUs), and a saved int8 copy that loads without a new conversion."""
 
 from __future__ import annotations
 

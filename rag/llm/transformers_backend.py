@@ -67,7 +67,7 @@ class Transformers:
                     return model
 
                 try:
-                    if gguf and kind == "int8":  # the int8 copy is saved (a third of fp32's size) and loads in seconds
+                    if gguf and kind == "int8":  # the int8 copy is saved (a third of fp32's size): later loads skip the conversion
                         self._tokenizer = gguf_tokenizer(path)
                         self._model = converted_once(path.with_suffix(".int8"), INT8_FILE, load_int8,
                                                       lambda: int8(_plain(load(str(path.parent), gguf_file=path.name))),
