@@ -241,11 +241,10 @@ def build_app(rag: Rag) -> gr.Blocks:
             asking = [box.submit(respond, [box, chat, overrides], [chat, sources, box], api_name="chat"),
                       send.click(respond, [box, chat, overrides], [chat, sources, box], api_name=False)]
             asking += [ex.click(respond, [ex, chat, overrides], [chat, sources, box], api_name=False) for ex in examples]
-            for event in asking:  # kept in the browser as it stands after each answer (or a Stop)
-                event.then(lambda history: history, chat, current_chat, api_name=False)
             # cancelling the handler closes its stream, which ends the generation on the server (rag/llm)
-            stop.click(stopped, chat, chat, cancels=asking, api_name=False).then(
-                lambda history: history, chat, current_chat, api_name=False)
+            halting = stop.click(stopped, chat, chat, cancels=asking, api_name=False)
+            for event in [*asking, halting]:  # kept in the browser as it stands after each answer (or a Stop)
+                event.then(lambda history: history, chat, current_chat, api_name=False)
             clear.click(new_chat, [chat, past_chats], [chat, sources, current_chat, past_chats, past], cancels=asking,
                         api_name=False)
             past.select(reopen, [past, past_chats], [chat, current_chat], api_name=False)
@@ -273,16 +272,16 @@ def build_app(rag: Rag) -> gr.Blocks:
                 cancel_btn = gr.Button("Keep it", scale=0, elem_id="cancel")
             deleted = gr.Markdown(elem_id="deleted")
             one_at_a_time = {"api_name": False, "concurrency_limit": 1, "concurrency_id": "documents"}
+            changes = [
+                upload_btn.click(_shown(ingest_uploads), files, [status, docs, victim], **one_at_a_time),
+                folder_btn.click(_shown(ingest_folder), folder, [status, docs, victim], **one_at_a_time),
+                resync_btn.click(_shown(resync), None, [status, docs, victim], **one_at_a_time),
+                confirm_btn.click(_shown(delete), victim, [docs, victim, deleted, confirm_row], **one_at_a_time),
+            ]
             first_screen = [status_line, *examples]
-            upload_btn.click(_shown(ingest_uploads), files, [status, docs, victim], **one_at_a_time).then(
-                summary, None, first_screen, api_name=False)
-            folder_btn.click(_shown(ingest_folder), folder, [status, docs, victim], **one_at_a_time).then(
-                summary, None, first_screen, api_name=False)
-            resync_btn.click(_shown(resync), None, [status, docs, victim], **one_at_a_time).then(
-                summary, None, first_screen, api_name=False)
+            for event in changes:  # the counts and examples follow every change of the documents
+                event.then(summary, None, first_screen, api_name=False)
             delete_btn.click(ask_to_delete, victim, [confirm_row, confirm_text], api_name=False)
-            confirm_btn.click(_shown(delete), victim, [docs, victim, deleted, confirm_row], **one_at_a_time).then(
-                summary, None, first_screen, api_name=False)
             cancel_btn.click(lambda: gr.update(visible=False), None, confirm_row, api_name=False)
             documents_tab.select(listed, None, [docs, victim], api_name=False)
             app.load(listed, None, [docs, victim], api_name=False)

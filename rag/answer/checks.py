@@ -37,8 +37,13 @@ def _numbers(text: str) -> set[str]:
     return set(_NUMBER.findall(normalize_numbers(text)))
 
 
+def _stated(figure: str, numbers: set[str]) -> bool:
+    """Whether ``numbers`` hold ``figure``, written with or without thousands separators."""
+    return figure in numbers or figure.replace(",", "") in numbers
+
+
 def _invented(text: str, known: set[str]) -> list[str]:
-    return [n for n in _NUMBER.findall(normalize_numbers(text)) if n not in known and n.replace(",", "") not in known]
+    return [n for n in _NUMBER.findall(normalize_numbers(text)) if not _stated(n, known)]
 
 
 def _focus_terms(question: str, passages: list[Hit]) -> set[str]:
@@ -175,9 +180,8 @@ def misattributed(answer: str, passages: list[Hit], question: str) -> str:
     figures = sorted(set(_invented(_claims(answer), _numbers(question))))  # the answer's own figures, not the question's
     # a document that names the subject in any of its passages may state its figures in another (a table below)
     named_docs = {passages[n - 1].chunk.doc_id for n in _naming(passages, names)}
-    stated_there = set().union(*(_numbers(f"{passage_header(i, h)} {h.chunk.text}") for i, h in enumerate(passages, 1)
-                                 if h.chunk.doc_id in named_docs))
-    if named_docs and any(x not in stated_there and x.replace(",", "") not in stated_there for x in figures):
+    stated_there = _numbers(_evidence(passages, {i for i, h in enumerate(passages, 1) if h.chunk.doc_id in named_docs}))
+    if named_docs and any(not _stated(x, stated_there) for x in figures):
         return "the answer's figures come from documents that do not name what the question asks about"
     every = _units(passages)
     units = [passages[n - 1].chunk.text[a:b] for n, (a, b) in units_naming(passages, names, every)]
@@ -186,7 +190,7 @@ def misattributed(answer: str, passages: list[Hit], question: str) -> str:
     stated = set().union(*(_numbers(u) for u in units))
     # a figure counts as another record's only when another row or item states it (not when prose does)
     elsewhere = set().union(*(_numbers(text) for _, _, text in every))
-    stray = [x for x in figures if x not in stated and x.replace(",", "") not in stated and x in elsewhere]
+    stray = [x for x in figures if not _stated(x, stated) and x in elsewhere]
     if stray:
         named = [w.strip("?.,;:!") for w in question.split() if set(tokenize(w)) & names]
         return f"the passages give {', '.join(stray)} for something other than {', '.join(named)}"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rag.core.errors import ModelError
 from rag.llm.protocol import Message
-from rag.llm.streams import STREAM_THREAD
+from rag.llm.streams import STREAM_THREAD, chunk_texts
 from rag.llm.tokens import TokenCounter, gguf_tokenizer
 
 log = logging.getLogger(__name__)
@@ -102,10 +102,7 @@ class LlamaCpp:
                     raise ModelError(f"generation failed: {item['error']}")
                 if item.get("usage"):
                     self.last_usage = item["usage"]
-                for choice in item.get("choices") or []:
-                    text = (choice.get("delta") or {}).get("content")
-                    if text:
-                        yield text
+                yield from chunk_texts(item)
         finally:
             abandoned.set()  # a reader that went away (Stop, a closed tab, Ctrl-C) ends the generation, not only the reading
             if threading.current_thread() is not worker:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from rag.core.errors import ModelError
 from rag.llm.protocol import Message
+from rag.llm.streams import chunk_texts
 from rag.llm.tokens import TokenCounter
 
 
@@ -69,7 +70,4 @@ class OpenAICompatible:
                 chunk = json.loads(data)
                 if chunk.get("usage"):
                     self.last_usage = chunk["usage"]
-                for choice in chunk.get("choices") or []:
-                    text = (choice.get("delta") or {}).get("content")
-                    if text:
-                        yield text
+                yield from chunk_texts(chunk)
