@@ -23,8 +23,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("rag")
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--index", metavar="PATH", help="index folder (default: index.path from config, .rag_index)")
+def _common(p: argparse.ArgumentParser, several: bool = False) -> None:
+    if several:
+        p.add_argument("--index", metavar="PATH", action="append", default=[],
+                       help="index folder (default: index.path from config, .rag_index); repeat it, or name a folder "
+                            "of indexes, to serve several as collections")
+    else:
+        p.add_argument("--index", metavar="PATH", help="index folder (default: index.path from config, .rag_index)")
     p.add_argument("--config", metavar="FILE", help="TOML config file (default: $RAG_CONFIG or ./rag.toml)")
     p.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
                    help="config override, e.g. -o retrieval.mode=bm25 (repeatable)")
@@ -94,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="port (default 7860)")
     p.add_argument("--ingest", metavar="DIR", action="append", default=[], help="sync this folder before serving")
     p.add_argument("--no-auth", action="store_true", help="allow serving beyond 127.0.0.1 without a password (not advised)")
-    _common(p)
+    _common(p, several=True)
 
     p = sub.add_parser("eval", help="score retrieval on a BEIR folder, a chunked-documents folder or a questions.jsonl")
     p.add_argument("dataset")
@@ -115,8 +120,8 @@ def config_from(args: argparse.Namespace) -> Config:
         if not sep:
             raise RagError(f"-o expects KEY=VALUE, got {item!r}")
         overrides[key.strip()] = value.strip()
-    if args.index:
-        overrides["index.path"] = args.index
+    if args.index:  # serve's --index may be repeated: the first is the default collection
+        overrides["index.path"] = args.index[0] if isinstance(args.index, list) else args.index
     if getattr(args, "host", None):
         overrides["ui.host"] = args.host
     if getattr(args, "port", None):
@@ -337,8 +342,9 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     if args.no_auth and config.ui.host not in LOOPBACK:
         print(f"warning: serving on {config.ui.host} without a login: anyone who can reach this machine can read "
               "your documents and ask questions", file=sys.stderr, flush=True)
-    rag = Rag.open(config=config)
-    if args.ingest:
+    rags = Rag.open_all(args.index or [config.index.path], config)
+    rag = rags[0]
+    if args.ingest:  # into the first collection
         report = rag.ingest(args.ingest)
         print(report.summary())
     # loaded before the page opens, so the first question does not wait for it; a model that will not load is
@@ -351,7 +357,7 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
         print(f"language model ready ({type(rag.generator.inner).__name__}) in {time.perf_counter() - start:.0f} s", flush=True)
     except RagError as exc:
         print(f"warning: {exc}; questions will fail until this is fixed", file=sys.stderr, flush=True)
-    serve(rag, no_auth=args.no_auth)
+    serve(rags, no_auth=args.no_auth)
     return 0
 
 

@@ -15,6 +15,7 @@ from ingest.enrich import Prepared
 from rag.answer.answerer import Answerer
 from rag.core.config import Config, load_config
 from rag.core.errors import RagError
+from rag.core.progress import Progress
 from rag.core.recent import Recent
 from rag.core.types import Answer, AnswerDone, Event, Failed, Hit, IngestReport
 from rag.indexing.context_writer import context_writer
@@ -29,7 +30,7 @@ from rag.retrieval.filters import Filters
 from rag.retrieval.retriever import Retriever
 from rag.retrieval.sentence_scores import SentenceIndex
 from rag.store.doctor import doctor
-from rag.store.index import DocRecord, Index
+from rag.store.index import DocRecord, Index, index_folders
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document as LcDocument
@@ -70,6 +71,11 @@ class Rag:
         if not isinstance(config, Config):
             config = load_config(config)
         return cls(config if path is None else config.override({"index.path": str(path)}))
+
+    @classmethod
+    def open_all(cls, paths: Iterable[str | Path], config: Config) -> list[Rag]:
+        """One ``Rag`` per index named (a folder of indexes names each of them), for an app serving collections."""
+        return [cls.open(p, config) for p in index_folders([Path(p) for p in paths])]
 
     def with_options(self, overrides: dict[str, object]) -> Rag:
         """A view of the same index with query-time settings changed, e.g. per UI session; made once per combination.
@@ -116,13 +122,14 @@ class Rag:
         writer = context_writer(lambda: self.generator, c.generate.n_ctx) if c.context.llm else None
         return IngestionJob(self.index, c, self.embedder, self.acronyms, self.corpus, writer)
 
-    def ingest(self, paths: str | Path | Iterable[str | Path], *, progress: bool = True) -> IngestReport:
-        """Sync folders or files into the index: new and changed files are (re)indexed, deleted ones removed."""
+    def ingest(self, paths: str | Path | Iterable[str | Path], *, progress: Progress = True) -> IngestReport:
+        """Sync folders or files into the index: new and changed files are (re)indexed, deleted ones removed.
+        ``progress``: True draws terminal bars, or a callable receives ``(step, done, total)``."""
         roots = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
         with self.index.ingesting.hold():  # two syncs of one index at once would plan against each other's half-work
             return IngestReport(tuple(self._job().sync(roots, self.roots(), progress)))
 
-    def add_prepared(self, docs: list[Prepared], progress: bool = True) -> None:
+    def add_prepared(self, docs: list[Prepared], progress: Progress = True) -> None:
         """Index documents that arrive already chunked (evaluation sets); no files are read."""
         with self.index.ingesting.hold():
             self._job().add_prepared(docs, progress)

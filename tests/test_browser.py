@@ -64,7 +64,7 @@ def test_1_upload_shows_status(page, shots: Path, tmp_path: Path) -> None:  # no
     expect(page.locator("#ingest-status")).to_contain_text("galley-rules.md")
     expect(page.locator("#ingest-status")).to_contain_text("added")
     expect(page.locator("#documents")).to_contain_text("uploads/galley-rules.md")
-    page.screenshot(path=str(shots / "1-documents.png"))
+    page.screenshot(path=str(shots / "1-documents.png"), full_page=True)
 
 
 def test_2_ask_streams_answer_and_source_card(page, shots: Path) -> None:  # noqa: ANN001
@@ -108,14 +108,36 @@ def test_3_settings_change_top_k(page, shots: Path) -> None:  # noqa: ANN001
     expect(page.locator("#sources .source-card")).to_have_count(3)  # top-k 3 after the reload too
 
 
-def test_4_evaluate_tab(page, shots: Path, sample_rag) -> None:  # noqa: ANN001
+def test_4_evaluate_tab(page, shots: Path, sample_rag, tmp_path: Path) -> None:  # noqa: ANN001
     questions = Path(sample_rag.documents()[0].path).parent / "questions.jsonl"
     page.get_by_role("tab", name="Evaluate").click()
     page.get_by_label("Question file path").fill(str(questions))
     page.locator("#run-eval").click()
     expect(page.locator("#metrics")).to_contain_text("ndcg@10")
     expect(page.locator("#metrics")).to_contain_text("n_queries")
+    # a bad file gets its reason, and the results already on the page stay
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "q1", "question": "When was buoy B3 deployed?", "source": "buoy-equipment-specification.pdf", "page": 2}\n'
+                   '{"id": "q2", "question": oops}\n')
+    page.get_by_label("Question file path").fill(str(bad))
+    page.locator("#run-eval").click()
+    expect(page.locator("#eval-note")).to_contain_text("bad.jsonl:2: not valid JSON")
+    expect(page.locator("#metrics")).to_contain_text("ndcg@10")
+    # a question no document answers is counted, and with the answers scored, its refusal is scored too
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text('{"id": "known", "question": "What is the default value of uplink_window_min?", "answer": "20", '
+                     '"source": "operations-manual.pdf", "page": 4}\n'
+                     '{"id": "unknown", "question": "What colour is pump QX-7777?"}\n')
+    page.get_by_label("Question file path").fill(str(mixed))
+    page.locator("#score-answers input").check()
+    page.locator("#run-eval").click()
+    expect(page.locator("#eval-note")).to_contain_text("1 question with a page to find and 1 that no document answers")
+    expect(page.locator("#metrics")).to_contain_text("answer_accuracy")
+    answers = page.locator("#answers")
+    expect(answers).to_contain_text("refused, rightly: no document answers")
+    expect(answers).to_contain_text("cited the right page")  # the known question was answered and scored
     page.screenshot(path=str(shots / "4-evaluate.png"), full_page=True)
+    page.locator("#score-answers input").uncheck()
 
 
 def test_5_an_uploaded_html_page_never_runs_in_the_app(page, tmp_path: Path) -> None:  # noqa: ANN001
@@ -281,3 +303,62 @@ def test_11_stop_ends_the_answer_on_the_server_and_typed_text_is_kept(page, make
             assert page.locator("#question textarea").input_value() == "a question for later"
         finally:
             app.close()
+
+
+def test_12_source_cards_show_tables_as_tables_and_the_cited_row(page, app_url: str) -> None:  # noqa: ANN001
+    page.goto(app_url)  # back from test 11's own server
+    page.locator("#new-chat").click()
+    page.locator("#question textarea").fill("When was buoy B3 deployed?")
+    page.locator("#question textarea").press("Enter")
+    table = page.locator("#sources .source-card table").first
+    expect(table).to_contain_text("2 August 2023")  # Table 1's rows, under their column names
+    expect(table.locator("th").first).to_be_visible()
+    page.locator("#sources .source-card.cited").first.wait_for()  # the answer is done
+    assert "|" not in page.locator("#sources .source-card table").first.inner_text()
+    expect(page.locator("#sources .source-card.cited tr.cited")).to_have_count(1)  # the row it rests on, no other
+    expect(page.locator("#sources .source-card.cited tr.cited")).to_contain_text("B3")
+
+
+def test_13_collections_switch_documents_chats_and_files(page, shots: Path, make_rag, tmp_path: Path) -> None:  # noqa: ANN001
+    from ingest.chunking import doc_id_for
+    from ui.app import serve
+
+    rags = []
+    for name, text in (("ferry", "# Ferry\n\nThe supply ferry leaves at 14:30 every Thursday.\n"),
+                       ("galley", "# Galley\n\nThe galley closes at 21:00.\n\n## Fridges\n\nFridges are cleaned on Fridays.\n")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{name}.md").write_text(text)
+        rag = make_rag(**{"ui.port": str(free_port())})
+        rag.ingest(tmp_path / name, progress=False)
+        rags.append(rag)
+    app, url = serve(rags, block=False)
+    try:
+        page.goto(url)
+        chooser, overview, chat = page.locator("#collection"), page.locator("#overview"), page.locator("#chat")
+        expect(chooser).to_be_visible()
+        expect(overview).to_contain_text("1 document, 1 chunks")
+        page.locator("#question textarea").fill("Which colour is valve QX-5150?")  # answered at once, without a model
+        page.locator("#question textarea").press("Enter")
+        expect(chat).to_contain_text("could not find this in the documents")
+        page.locator("#collection input").click()
+        page.get_by_role("option", name="index1").click()
+        expect(overview).to_contain_text("1 document, 2 chunks")
+        expect(chat).not_to_contain_text("QX-5150")  # a new chat: the last one stays with its collection
+        page.get_by_role("tab", name="Documents").click()
+        expect(page.locator("#documents")).to_contain_text("galley/galley.md")
+        expect(page.locator("#documents")).not_to_contain_text("ferry/ferry.md")
+        page.screenshot(path=str(shots / "5-collections.png"))
+        # a document is served from its own collection only
+        for slot, status in ((1, 200), (0, 404)):
+            got = page.evaluate("async url => (await fetch(url)).status", f"/document/{doc_id_for('galley/galley.md')}?c={slot}")
+            assert got == status
+        page.reload()  # the browser keeps the collection it chose
+        expect(overview).to_contain_text("1 document, 2 chunks")
+        page.locator("#collection input").click()
+        page.get_by_role("option", name="index0").click()
+        page.get_by_role("tab", name="Chat").click()
+        page.locator("#past-chats input").click()
+        page.get_by_role("option", name="Which colour is valve QX-5150?").click()
+        expect(chat).to_contain_text("could not find this in the documents")
+    finally:
+        app.close()

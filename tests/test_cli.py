@@ -86,7 +86,7 @@ def test_ask_prints_answer_and_sources(tmp_path: Path, capsys: pytest.CaptureFix
     assert "Closest passages" in out
 
 
-def _serve_until_listening(index: Path, model: str) -> str:
+def _serve_until_listening(indexes: list[Path], model: str) -> str:
     """What `rag serve` prints up to the line that says it listens; the server is stopped then."""
     import socket
     import subprocess
@@ -98,7 +98,8 @@ def _serve_until_listening(index: Path, model: str) -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    command = [sys.executable, "-m", "rag", "serve", "--index", str(index), "--port", str(port), "-o", f"generate.model={model}"]
+    named = [arg for index in indexes for arg in ("--index", str(index))]
+    command = [sys.executable, "-m", "rag", "serve", *named, "--port", str(port), "-o", f"generate.model={model}"]
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     watchdog = threading.Timer(600, proc.kill)  # a server that never comes up fails the test instead of hanging it
     watchdog.start()
@@ -117,13 +118,19 @@ def _serve_until_listening(index: Path, model: str) -> str:
 
 @pytest.mark.slow
 def test_serve_loads_the_model_before_it_listens_and_still_serves_when_the_model_will_not_load(tmp_path: Path) -> None:
-    out = _serve_until_listening(tmp_path / "idx", TEST_MODEL)
+    out = _serve_until_listening([tmp_path / "idx"], TEST_MODEL)
     assert "serving on" in out
     assert out.index("language model ready") < out.index("serving on"), out[-2000:]
     missing = tmp_path / "missing.gguf"
-    out = _serve_until_listening(tmp_path / "idx", str(missing))
+    # several indexes are served as collections: one named, and each index in a folder of indexes
+    from rag import Rag
+    from tests.conftest import make_config
+
+    Rag.open(config=make_config(tmp_path / "clients" / "acme")).close()
+    out = _serve_until_listening([tmp_path / "idx", tmp_path / "clients"], str(missing))
     assert "warning:" in out and str(missing) in out, out[-2000:]
     assert "serving on" in out  # search and the documents still work
+    assert f"collections idx: {tmp_path / 'idx'}, acme: {tmp_path / 'clients' / 'acme'}" in out
 
 
 def test_serve_on_a_taken_port_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -76,8 +76,7 @@ def test_folders_of_the_same_name_do_not_overwrite_each_other(tmp_path: Path, ma
 
 
 def test_uploads_never_overwrite_a_different_file(tmp_path: Path) -> None:
-    from ui.app import safe_name
-    from ui.files import store_upload
+    from ui.files import safe_name, store_upload
 
     first, second = tmp_path / "memo (2).txt", tmp_path / "memo [2].txt"
     first.write_text("first memo\n")

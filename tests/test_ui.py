@@ -39,7 +39,7 @@ def test_serving_beyond_loopback_needs_auth() -> None:
 
 
 def test_upload_names_cannot_escape_the_upload_folder() -> None:
-    from ui.app import safe_name
+    from ui.files import safe_name
 
     assert safe_name("../../etc/passwd") == "passwd"
     assert safe_name("..\\windows\\evil.md") == "evil.md"
@@ -116,3 +116,33 @@ def test_an_exported_chat_is_markdown_with_each_answers_sources() -> None:
     assert "**Answer:** It leaves at 14:30 [1].\n\n**Sources (1)**" in text
     assert '- [1] docs/ferry.md p.1: "The ferry leaves at 14:30."' in text and "<details>" not in text
     assert chat_title(history) == "When does the ferry <b>leave</b>?"
+
+
+def test_source_cards_show_tables_and_headings_and_highlight_only_the_cited_row() -> None:
+    from ui.render import card_body
+
+    text = ("## 1.1 Buoy locations\n\nTable 1 - Buoy positions\n"
+            "Buoy: B1 | Deployed: 14 May 2022\nBuoy: B2 | Deployed: 14 May 2022\nBuoy: B3 | Deployed: 2 August 2023\n"
+            "B1 sits closest to the island. B3 is the furthest out.\n| Part | Interval |\n|---|---|\n| anode | 12 months |")
+    b3, sentence = text.index("Buoy: B3"), text.index("B3 is the")
+    shown = card_body(text, [(b3, b3 + 33), (sentence, sentence + 25)])
+    assert '<div class="heading">1.1 Buoy locations</div>' in shown and "##" not in shown
+    assert "<th>Buoy</th><th>Deployed</th>" in shown  # the rows ingestion wrote are a table again
+    assert shown.count("<tr class='cited'>") == 1 and "<tr class='cited'><td>B3</td><td>2 August 2023</td></tr>" in shown
+    assert "<mark>B3 is the furthest out.</mark>" in shown and "<mark>B1" not in shown  # the sentence, not the paragraph
+    assert "<th>Part</th><th>Interval</th>" in shown and "|---|" not in shown and "<td>12 months</td>" in shown
+    assert "&lt;script&gt;" in card_body("<script>alert(1)</script> | x: <b>y</b> | z: 1", [])  # cells are text too
+
+
+def test_collections_are_named_by_their_folders_and_a_folder_of_indexes_stands_for_each(tmp_path: Path) -> None:
+    from rag.store.index import MANIFEST, index_folders
+    from ui.collections import collection_names
+
+    assert collection_names([tmp_path / "a" / "index", tmp_path / "b" / "index", tmp_path / "manuals"]) == [
+        "a/index", "b/index", "manuals"]
+    for name in ("acme", "zenith"):
+        (tmp_path / "clients" / name).mkdir(parents=True)
+        (tmp_path / "clients" / name / MANIFEST).touch()
+    (tmp_path / "clients" / "notes").mkdir()  # not an index
+    assert index_folders([tmp_path / "clients", tmp_path / "new"]) == [
+        tmp_path / "clients" / "acme", tmp_path / "clients" / "zenith", tmp_path / "new"]

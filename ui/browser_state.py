@@ -38,23 +38,30 @@ def browser_secret(folder: Path) -> str | None:
     return path.read_text().strip()
 
 
-def new_chat(history: list[dict], chats: list[dict]) -> tuple[Any, ...]:
+def titles(chats: list[dict] | None, collection: str) -> Any:
+    """The past chats list for a collection: its own chats (a chat kept before collections existed shows in all)."""
+    return gr.update(choices=[c["title"] for c in chats or [] if c.get("collection", collection) == collection], value=None)
+
+
+def new_chat(history: list[dict], chats: list[dict], collection: str) -> tuple[Any, ...]:
     """The chat so far goes to the top of this browser's past chats (once: a chat reopened and continued
     replaces its earlier copy), and a new one starts."""
     chats = list(chats or [])
     if history:
         title = chat_title(history)
-        chats = [{"title": title, "messages": history}, *(c for c in chats if c.get("title") != title)][:CHATS]
-    return [], "", [], chats, gr.update(choices=[c["title"] for c in chats], value=None)
+        same = [c for c in chats if c.get("title") == title and c.get("collection", collection) == collection]
+        chats = [{"title": title, "messages": history, "collection": collection}, *(c for c in chats if c not in same)][:CHATS]
+    return [], "", [], chats, titles(chats, collection)
 
 
-def reopen(title: str | None, chats: list[dict]) -> tuple[Any, Any]:
-    chosen = next((c["messages"] for c in chats or [] if c.get("title") == title), None)
+def reopen(title: str | None, chats: list[dict], collection: str) -> tuple[Any, Any]:
+    chosen = next((c["messages"] for c in chats or []
+                   if c.get("title") == title and c.get("collection", collection) == collection), None)
     return (chosen, chosen) if chosen is not None else (gr.skip(), gr.skip())
 
 
-def restore_chat(current: list[dict] | None, chats: list[dict] | None) -> tuple[Any, Any]:
-    return current or [], gr.update(choices=[c["title"] for c in chats or []], value=None)
+def restore_chat(current: list[dict] | None, chats: list[dict] | None, collection: str) -> tuple[Any, Any]:
+    return current or [], titles(chats, collection)
 
 
 def export(history: list[dict]) -> Any:

@@ -9,6 +9,8 @@ The page's login applies here too.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +20,11 @@ from fastapi.responses import FileResponse
 PDF_POLICY = "default-src 'none'; object-src 'none'; script-src 'none'; frame-ancestors 'self'"
 
 
-def document_links(documents: list[Any]) -> dict[str, str]:
-    """Source -> URL for the documents the route serves (PDFs: the source cards link to a page of them)."""
-    return {d.source: f"/document/{d.doc_id}" for d in documents if d.status == "ok" and d.path.lower().endswith(".pdf")}
+def document_links(documents: list[Any], slot: int = 0) -> dict[str, str]:
+    """Source -> URL for the documents the route serves (PDFs: the source cards link to a page of them); ``slot``
+    is the collection's place when the app serves several indexes."""
+    where = f"?c={slot}" if slot else ""
+    return {d.source: f"/document/{d.doc_id}{where}" for d in documents if d.status == "ok" and d.path.lower().endswith(".pdf")}
 
 
 def servable(documents: list[Any], doc_id: str, index_folder: Path) -> Path | None:
@@ -38,8 +42,9 @@ def servable(documents: list[Any], doc_id: str, index_folder: Path) -> Path | No
     return real
 
 
-def add_document_route(server: Any, documents: Any, index_folder: Path) -> None:
-    """Register ``/document/{doc_id}`` on Gradio's FastAPI app; ``documents()`` lists the index's documents."""
+def add_document_route(server: Any, indexes: Sequence[tuple[Callable[[], list[Any]], Path]]) -> None:
+    """Register ``/document/{doc_id}?c=slot`` on Gradio's FastAPI app; ``indexes`` holds, per collection in order,
+    a call listing its documents and its index folder."""
     def logged_in(request: Request) -> bool:
         if server.auth is None and getattr(server, "auth_dependency", None) is None:
             return True
@@ -47,9 +52,12 @@ def add_document_route(server: Any, documents: Any, index_folder: Path) -> None:
             f"access-token-unsecure-{server.cookie_id}")
         return server.tokens.get(token) is not None
 
-    def document(doc_id: str, request: Request) -> FileResponse:
+    def document(doc_id: str, request: Request, c: int = 0) -> FileResponse:
         if not logged_in(request):
             raise HTTPException(status_code=401, detail="Not authenticated")
+        if not 0 <= c < len(indexes):
+            raise HTTPException(status_code=404, detail="no such collection")
+        documents, index_folder = indexes[c]
         path = servable(documents(), doc_id, index_folder)
         if path is None:
             raise HTTPException(status_code=404, detail="no such document")
@@ -63,6 +71,13 @@ def add_document_route(server: Any, documents: Any, index_folder: Path) -> None:
                             filename=path.name)
 
     server.add_api_route("/document/{doc_id}", document, methods=["GET"])
+
+
+def safe_name(name: str) -> str:
+    """A file name with no path parts and no characters that could escape the upload folder."""
+    base = Path(name.replace("\\", "/")).name
+    base = re.sub(r"[^\w.\- ]+", "_", base).strip(" .") or "upload"
+    return base[:200]
 
 
 def store_upload(source: Path, folder: Path, name: str) -> Path:

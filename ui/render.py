@@ -13,7 +13,12 @@ CSS = """
 .source-card .where {font-weight: 600;}
 .source-card .score {color: var(--body-text-color-subdued); font-size: 0.85em;}
 .source-card mark {background: #fde68a; color: #111;}
-.source-card .text {white-space: pre-wrap; font-size: 0.9em; max-height: 260px; overflow-y: auto;}
+.source-card .text {font-size: 0.9em; max-height: 260px; overflow-y: auto;}
+.source-card .text .prose {white-space: pre-wrap;}
+.source-card .text .heading {font-weight: 700; margin: 4px 0 2px;}
+.source-card .text table {border-collapse: collapse; margin: 4px 0; font-size: 0.95em;}
+.source-card .text th, .source-card .text td {border: 1px solid var(--border-color-primary); padding: 2px 6px; text-align: left;}
+.source-card .text tr.cited td {background: #fde68a; color: #111;}
 .source-card details {font-size: 0.85em; margin-top: 4px;}
 """
 
@@ -33,7 +38,7 @@ def render_sources(hits: tuple[Hit, ...] | list[Hit], answer: Answer | None = No
     for n, hit in enumerate(hits, 1):
         c = hit.chunk
         label = "cited" if c.id in spans else "retrieved"
-        body = highlight(c.text, [(a - c.char_start, b - c.char_start) for a, b in spans.get(c.id, [])])
+        body = card_body(c.text, [(a - c.char_start, b - c.char_start) for a, b in spans.get(c.id, [])])
         extra = "".join(
             f"<div><b>{name}:</b> {html.escape(value)}</div>"
             for name, value in (("Context", c.context), ("Keyphrases", ", ".join(c.keyphrases)),
@@ -53,6 +58,84 @@ def render_sources(hits: tuple[Hit, ...] | list[Hit], answer: Answer | None = No
             + "</div>"
         )
     return "\n".join(cards)
+
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*#*\s*$")
+_RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+
+
+def _row(line: str) -> list[tuple[str, str]] | None:
+    """A table row as ingestion writes it ("Buoy: B3 | Deployed: 2 August 2023") as (column, value) pairs."""
+    parts = line.split(" | ")
+    if len(parts) < 2:
+        return None
+    pairs = [tuple(p.split(": ", 1)) if ": " in p else ("", p) for p in parts]
+    return [(n.strip(), v.strip()) for n, v in pairs] if sum(bool(n) for n, _ in pairs) >= 2 else None
+
+
+def _cells(line: str) -> list[str]:
+    body = line.strip().strip("|")
+    return [c.strip() for c in re.split(r"(?<!\\)\|", body)]
+
+
+def card_body(text: str, spans: list[tuple[int, int]]) -> str:
+    """A passage as the card shows it: Markdown headings as headings, tables (Markdown pipe tables and the
+    "Column: value | ..." rows ingestion writes) as tables, the rest as text. A cited span is highlighted where it
+    falls: the sentence in text, the whole row in a table."""
+    lines, at = [], 0
+    for line in text.split("\n"):
+        lines.append((at, line))
+        at += len(line) + 1
+
+    def cited(n: int) -> bool:
+        start, line = lines[n]
+        return any(a < start + len(line) and b > start for a, b in spans)
+
+    def table_at(n: int) -> bool:  # a Markdown table starts here: a line of cells over a |---| rule
+        return "|" in lines[n][1] and n + 1 < len(lines) and bool(_RULE.match(lines[n + 1][1])) and "-" in lines[n + 1][1]
+
+    out, i = [], 0
+    while i < len(lines):
+        start, line = lines[i]
+        heading, pairs = _HEADING.match(line), _row(line)
+        if heading:
+            at = start + heading.start(2)
+            out.append(f'<div class="heading">{highlight(heading.group(2), _shift(spans, at))}</div>')
+            i += 1
+        elif table_at(i):
+            j = i + 2
+            while j < len(lines) and "|" in lines[j][1] and lines[j][1].strip():
+                j += 1
+            out.append(_table(_cells(line), [(cited(n), _cells(lines[n][1])) for n in range(i + 2, j)]))
+            i = j
+        elif pairs:
+            names, rows = [n for n, _ in pairs], []
+            while i < len(lines) and (pairs := _row(lines[i][1])) and [n for n, _ in pairs] == names:
+                rows.append((cited(i), [v for _, v in pairs]))
+                i += 1
+            out.append(_table(names, rows))
+        else:
+            j = i + 1
+            while j < len(lines) and not (_HEADING.match(lines[j][1]) or _row(lines[j][1]) or table_at(j)):
+                j += 1
+            end = lines[j - 1][0] + len(lines[j - 1][1])
+            start += len(text[start:end]) - len(text[start:end].lstrip("\n"))  # blank lines around a block show as space
+            end = start + len(text[start:end].rstrip("\n"))
+            if end > start:
+                out.append(f'<div class="prose">{highlight(text[start:end], _shift(spans, start))}</div>')
+            i = j
+    return "".join(out)
+
+
+def _shift(spans: list[tuple[int, int]], by: int) -> list[tuple[int, int]]:
+    return [(a - by, b - by) for a, b in spans]
+
+
+def _table(header: list[str], rows: list[tuple[bool, list[str]]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(("<tr class='cited'>" if hit else "<tr>") + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+                   for hit, cells in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def highlight(text: str, spans: list[tuple[int, int]]) -> str:
@@ -102,13 +185,40 @@ def documents_table(docs: list[Any]) -> list[list[Any]]:
     return rows or [["(no documents yet)", "", 0, "", 0, ""]]
 
 
-METRICS = ("ndcg@10", "mrr@10", "recall@1", "recall@5", "recall@10", "hit@10", "latency_p50_ms", "n_queries")
+METRICS = ("ndcg@10", "mrr@10", "recall@1", "recall@5", "recall@10", "hit@10", "latency_p50_ms", "n_queries", "n_unanswerable")
+ANSWER_METRICS = ("answer_accuracy", "cited_page_accuracy", "false_abstention_rate", "abstention_recall",
+                  "abstention_precision", "first_token_p50_s", "total_p50_s", "n_questions", "failed")
 
 
-def metrics_table(current: Any, other: Any | None = None, other_name: str = "") -> dict[str, Any]:
+def metrics_table(current: Any, other: Any | None = None, other_name: str = "",
+                  answer_rows: list[list[Any]] | None = None) -> dict[str, Any]:
+    """Retrieval metrics (beside another retrieval mode's, if compared), then the answers' when they were scored."""
     headers = ["metric", "current settings"] + ([f"retrieval.mode={other_name}"] if other is not None else [])
     rows = [[m, current.metrics.get(m)] + ([other.metrics.get(m)] if other is not None else []) for m in METRICS]
+    rows += [row + [""] * (len(headers) - len(row)) for row in answer_rows or []]
     return {"headers": headers, "data": rows}
+
+
+def answer_metrics_table(report: Any) -> list[list[Any]]:
+    return [[m, report.metrics.get(m)] for m in ANSWER_METRICS]
+
+
+def verdict(row: dict) -> str:
+    """One question's outcome in words."""
+    if "error" in row:
+        return f"failed: {row['error']}"
+    if not row["answerable"]:
+        return "refused, rightly: no document answers" if row["abstained"] else "answered, though no document answers"
+    if row["abstained"]:
+        return "refused, though the documents answer"
+    page = "cited the right page" if row["cited_gold_page"] else "did not cite the right page"
+    return f"{'right' if row['correct'] else 'wrong'} answer, {page}"
+
+
+def answers_table(report: Any) -> dict[str, Any]:
+    rows = [[r["id"], r["question"], r.get("gold") or "(not in the documents)", r.get("answer", ""), verdict(r)]
+            for r in report.per_query]
+    return {"headers": ["id", "question", "expected", "answer", "outcome"], "data": rows or [["", "(none)", "", "", ""]]}
 
 
 def misses_table(report: Any) -> dict[str, Any]:

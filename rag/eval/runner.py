@@ -16,11 +16,14 @@ from typing import Any
 
 from rag.core.config import Config
 from rag.core.errors import RagError
+from rag.core.progress import Progress, reporter
 from rag.eval.datasets import Dataset, Query, load_dataset, prepared_documents
 from rag.eval.metrics import containment, contains_answer, percentile, relevance_flags, same_file, score_ranking, token_f1
 from rag.pipeline import Rag
 
 log = logging.getLogger(__name__)
+
+ANSWERING = "answering questions"
 
 
 @dataclass
@@ -53,6 +56,8 @@ def run_queries(rag: Rag, dataset: Dataset, k: int = 20) -> Report:
     n = len(queries) or 1
     metrics = {name: round(total / n, 4) for name, total in totals.items()}
     metrics["n_queries"] = len(queries)
+    # questions no document answers have no page to find: counted here, scored (did it refuse?) with the answers
+    metrics["n_unanswerable"] = len(dataset.queries) - len(queries)
     metrics["latency_p50_ms"] = round(1000 * percentile(latencies, 0.5), 2)
     metrics["latency_p95_ms"] = round(1000 * percentile(latencies, 0.95), 2)
     if rerank_latencies:
@@ -91,14 +96,15 @@ def _cited_gold(answer: Any, query: Query, kind: str) -> list[bool]:
     return [c.chunk_id in query.gold for c in answer.citations]
 
 
-def answer_queries(rag: Rag, dataset: Dataset, limit: int = 0, held_out: frozenset[str] = frozenset(), progress: bool = True) -> Report:
+def answer_queries(rag: Rag, dataset: Dataset, limit: int = 0, held_out: frozenset[str] = frozenset(),
+                   progress: Progress = True) -> Report:
     """Ask every question and score the answers; ``held_out`` gold ids were kept out of the index on purpose."""
-    from tqdm import tqdm
-
     rows, ttft, total, prompt_tokens, failed = [], [], [], [], []
     queries = dataset.queries[:limit] if limit else dataset.queries
+    report = reporter(progress)
     rag.generator.count_tokens.ready.wait(300)  # every question's prompt is budgeted with the same counter
-    for q in tqdm(queries, desc="answers", unit="q", disable=not progress):
+    for done, q in enumerate(queries):
+        report(ANSWERING, done, len(queries))
         answerable = q.answerable and bool(q.gold - held_out)
         try:
             answer = rag.ask(q.text)
@@ -132,6 +138,7 @@ def answer_queries(rag: Rag, dataset: Dataset, limit: int = 0, held_out: frozens
             # besides the model reading the prompt
             "retrieved_at_s": t.get("retrieve"), "evidence_at_s": t.get("evidence"),
         })
+    report(ANSWERING, len(queries), len(queries))
     answerable = [r for r in rows if r["answerable"]]
     cited = [flag for r in answerable if not r["abstained"] for flag in r["cited_gold"]]
     abstained = [r for r in rows if r["abstained"]]
@@ -168,7 +175,7 @@ def _share(flags: Iterable[object]) -> float:
 
 
 def evaluate_answers(dataset_path: str | Path, config: Config, limit: int = 0, unanswerable_every: int = 0,
-                     progress: bool = True, index_path: str | Path | None = None) -> Report:
+                     progress: Progress = True, index_path: str | Path | None = None) -> Report:
     """End-to-end answer quality. For chunked/BEIR sets, every ``unanswerable_every``-th question has its gold
     documents left out of the index, so it becomes unanswerable and tests abstention."""
     dataset = load_dataset(dataset_path)
@@ -194,10 +201,13 @@ def evaluate_answers(dataset_path: str | Path, config: Config, limit: int = 0, u
             return report
 
 
-def evaluate_index(rag: Rag, dataset: str | Path) -> Report:
-    """Score retrieval on an open index with a page-level question file (the app's Evaluate tab)."""
+def evaluate_index(rag: Rag, dataset: str | Path, answers: bool = False, progress: Progress = False) -> Report:
+    """Score retrieval, or whole answers, on an open index with a page-level question file (the app's
+    Evaluate tab)."""
     data = load_dataset(dataset)
     if data.kind != "pages":
         raise RagError(f"{dataset}: only page-level question files are scored on an existing index; "
                        f"use 'rag eval' for {data.kind} sets")
-    return run_queries(rag, data)
+    if rag.index.count() == 0:
+        raise RagError(f"the index at {rag.config.index.path} is empty: ingest the documents first")
+    return answer_queries(rag, data, progress=progress) if answers else run_queries(rag, data)

@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from ingest.chunking import doc_id_for
 from ingest.context import WriteContext
@@ -26,6 +25,7 @@ from ingest.loaders import STREAMABLE, Document, iter_text_parts, load, read_err
 from ingest.sync import Known, SourceFile, file_sha256, plan, recipe, scan, source_prefix
 from rag.core.config import Config
 from rag.core.errors import IngestError
+from rag.core.progress import Progress, Report, reporter, silent
 from rag.core.types import Chunk, FileResult
 from rag.indexing.corpus import CorpusMetadata
 from rag.indexing.vectors import chunk_vectors
@@ -44,6 +44,9 @@ class _Pending:
     status: str  # added | updated
 
 
+READING = "reading files"
+
+
 class IngestionJob:
     def __init__(self, index: Index, config: Config, embedder: Embedder, acronyms: CorpusAcronyms, corpus: CorpusMetadata,
                  write_context: WriteContext | None = None):
@@ -55,7 +58,7 @@ class IngestionJob:
         self.recipe = ingestion_recipe(config)
         self.write_context = write_context
 
-    def sync(self, roots: list[Path], known_roots: list[Path], progress: bool) -> list[FileResult]:
+    def sync(self, roots: list[Path], known_roots: list[Path], progress: Progress) -> list[FileResult]:
         roots_now = {str(r) for r in known_roots} | {str(r.resolve()) for r in roots if r.is_dir()}
         self.index.set_state("roots", json.dumps(sorted(roots_now)))
         self.index.repair()  # documents a crashed run left half-written are dropped and come back below as new
@@ -87,7 +90,7 @@ class IngestionJob:
             log.warning("LLM-written context for %d files: about %.0f minutes on this machine's CPU", len(work), minutes)
         if work:
             self.index.set_state(CORPUS_PENDING, "1")
-        results += self._read_embed_write(work, by_source, progress)
+        results += self._read_embed_write(work, by_source, reporter(progress))
         written = {doc_id_for(r.path) for r in results if r.status in ("added", "updated")}
         if resumed:
             written |= {d.doc_id for d in self.index.documents() if d.status == "ok"}
@@ -96,35 +99,36 @@ class IngestionJob:
         self.index.set_state(CORPUS_PENDING, "")
         return results
 
-    def _read_embed_write(self, work: list[tuple[SourceFile, str]], by_source: dict[str, Known], progress: bool) -> list[FileResult]:
+    def _read_embed_write(self, work: list[tuple[SourceFile, str]], by_source: dict[str, Known], report: Report) -> list[FileResult]:
         results: list[FileResult] = []
         pending: list[_Pending] = []
         embedding: tuple[list[_Pending], Future[list[np.ndarray]]] | None = None
-        bar = tqdm(work, desc="ingest", unit="file", disable=not progress or not work)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-embed") as side:
-            for f, status in bar:
-                bar.set_postfix_str(f.source[-40:])
-                result = self._prepare_file(f, status, by_source.get(f.source), pending, progress)
+            for done, (f, status) in enumerate(work):
+                report(READING, done, len(work))
+                result = self._prepare_file(f, status, by_source.get(f.source), pending, report)
                 if result is not None:
                     results.append(result)
                 if sum(len(p.prepared.chunks) for p in pending) >= self.config.index.write_batch:
                     if embedding:
                         results += self._store(embedding[0], embedding[1].result())
-                    embedding = (pending, side.submit(self._embed, pending, False))
+                    embedding = (pending, side.submit(self._embed, pending, silent))  # reading goes on meanwhile
                     pending = []
+            if work:
+                report(READING, len(work), len(work))
             if embedding:
                 results += self._store(embedding[0], embedding[1].result())
-        return results + self._write(pending, progress)
+        return results + self._write(pending, report)
 
     def _prepare_file(self, f: SourceFile, status: str, known: Known | None, pending: list[_Pending],
-                      progress: bool) -> FileResult | None:
+                      report: Report) -> FileResult | None:
         try:
             sha = file_sha256(f.path)
             if known is not None and known.ok and known.sha256 == sha and known.recipe == self.recipe:
                 self.index.touch(doc_id_for(f.source), f.size, f.mtime)
                 return FileResult(f.source, "unchanged")
             if f.size > self.config.chunk.stream_mb * 2**20 and f.path.suffix.lower() in STREAMABLE:
-                return self._write_streamed(f, status, sha, progress)
+                return self._write_streamed(f, status, sha, report)
             doc = load(f.path, f.source)
             c = self.config
             prepared = prepare(doc, c.chunk, c.context, c.metadata, self.embedder.count_tokens, self.acronyms.current,
@@ -145,7 +149,7 @@ class IngestionJob:
         self.index.record_failure(doc_id_for(f.source), f.source, str(f.path), reason)
         return FileResult(f.source, "failed", reason=reason)
 
-    def _write_streamed(self, f: SourceFile, status: str, sha: str, progress: bool) -> FileResult:
+    def _write_streamed(self, f: SourceFile, status: str, sha: str, report: Report) -> FileResult:
         """A text file too large to hold: read, chunk, embed and write it a part at a time (bounded memory).
         The document stays hidden from searches until its last part is written; a crash leaves it
         'indexing', so the next run removes the partial chunks and starts it again."""
@@ -157,43 +161,43 @@ class IngestionJob:
             raise IngestError(f.source, "no text found in file")
         self.index.begin_document(record)
         try:
-            written, title, acronyms = self._write_parts(record.doc_id, itertools.chain([first], parts), f.size, progress)
+            written, title, acronyms = self._write_parts(f.source, itertools.chain([first], parts), f.size, report)
         except BaseException:
             self.index.delete_document(record.doc_id)  # no partial document stays behind
             raise
         self.index.finish_document(replace(record, title=title, meta={**record.meta, "acronyms": acronyms}), written)
         return FileResult(f.source, status, written)
 
-    def _write_parts(self, doc_id: str, parts: Iterable[tuple[int, Document]], size: int, progress: bool
+    def _write_parts(self, source: str, parts: Iterable[tuple[int, Document]], size: int, report: Report
                      ) -> tuple[int, str, dict[str, str]]:
         c = self.config
-        written, acronyms, title = 0, {}, ""
-        bar = tqdm(total=size, desc="stream", unit="B", unit_scale=True, disable=not progress)
+        doc_id, step = doc_id_for(source), f"reading {source} (bytes)"
+        written, acronyms, title, done = 0, {}, "", 0
         for offset, part in parts:
             prepared = prepare(part, c.chunk, c.context, c.metadata, self.embedder.count_tokens, self.acronyms.current)
             chunks = [replace(ch, id=f"{doc_id}:{written + n}", char_start=ch.char_start + offset,
                               char_end=ch.char_end + offset) for n, ch in enumerate(prepared.chunks)]
-            self.index.append_chunks(chunks, self._vectors(chunks, progress=False))
+            self.index.append_chunks(chunks, self._vectors(chunks, silent))
             written += len(chunks)
             title = title or part.title
             for short, long in prepared.acronyms.items():
                 acronyms.setdefault(short, long)
             self.acronyms.learn(prepared.acronyms)
-            bar.update(len(part.pages[0].encode("utf-8", "replace")))
-        bar.close()
+            done += len(part.pages[0].encode("utf-8", "replace"))
+            report(step, min(done, size), size)
         return written, title, acronyms
 
-    def _vectors(self, chunks: list[Chunk], progress: bool) -> list[np.ndarray]:
+    def _vectors(self, chunks: list[Chunk], report: Report) -> list[np.ndarray]:
         c = self.config
-        return chunk_vectors(chunks, self.embedder, c.context.mode, c.context.alpha, c.embed.window_overlap, progress=progress)
+        return chunk_vectors(chunks, self.embedder, c.context.mode, c.context.alpha, c.embed.window_overlap, report)
 
-    def _write(self, pending: list[_Pending], progress: bool) -> list[FileResult]:
+    def _write(self, pending: list[_Pending], report: Report) -> list[FileResult]:
         if not pending:
             return []
-        return self._store(pending, self._embed(pending, progress))
+        return self._store(pending, self._embed(pending, report))
 
-    def _embed(self, pending: list[_Pending], progress: bool) -> list[np.ndarray]:
-        return self._vectors([ch for p in pending for ch in p.prepared.chunks], progress)
+    def _embed(self, pending: list[_Pending], report: Report) -> list[np.ndarray]:
+        return self._vectors([ch for p in pending for ch in p.prepared.chunks], report)
 
     def _store(self, pending: list[_Pending], vectors: list[np.ndarray]) -> list[FileResult]:
         items, at = [], 0
@@ -204,12 +208,12 @@ class IngestionJob:
         self.index.write_documents(items)
         return [FileResult(p.record.source, p.status, len(p.prepared.chunks)) for p in pending]
 
-    def add_prepared(self, docs: list[Prepared], progress: bool = True) -> None:
+    def add_prepared(self, docs: list[Prepared], progress: Progress = True) -> None:
         """Index documents that arrive already chunked (evaluation sets); no files are read."""
         pending = [_Pending(DocRecord(doc_id_for(d.source), d.source, "", "", 0, 0.0, "ok", "", 0, d.title, {"acronyms": d.acronyms}),
                             d, "added")
                    for d in docs]
-        self._changing(lambda: self._write(pending, progress), {p.record.doc_id for p in pending})
+        self._changing(lambda: self._write(pending, reporter(progress)), {p.record.doc_id for p in pending})
 
     def delete_source(self, source: str, owned: Path | None = None) -> bool:
         """Remove the document with this source (as listed) or file path; False when there is none. A file under

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rag.core.progress import Report, silent
 from rag.core.types import Chunk
 from rag.models.embedder import Embedder
 
@@ -32,20 +33,23 @@ def window_texts(chunk: Chunk, embedder: Embedder, with_context: bool, overlap: 
     return [prefix + chunk.text[a:b] for a, b in spans]
 
 
+EMBEDDING = "embedding passages"
+
+
 def chunk_vectors(
-    chunks: list[Chunk], embedder: Embedder, mode: str = "prefix", alpha: float = 0.5, overlap: int = 32, progress: bool = False
+    chunks: list[Chunk], embedder: Embedder, mode: str = "prefix", alpha: float = 0.5, overlap: int = 32, report: Report = silent
 ) -> list[np.ndarray]:
     """One ``(windows, dim)`` array per chunk, rows unit-norm."""
     if mode not in MODES:
         raise ValueError(f"context.mode must be one of {', '.join(MODES)}; got {mode!r}")
     if mode == "prefix":  # the only mode that never embeds the chunk alone
-        return _encode_groups([window_texts(c, embedder, True, overlap) for c in chunks], embedder, progress)
+        return _encode_groups([window_texts(c, embedder, True, overlap) for c in chunks], embedder, report)
     plain = [window_texts(c, embedder, False, overlap) for c in chunks]
     if mode == "none":
-        return _encode_groups(plain, embedder, progress)
+        return _encode_groups(plain, embedder, report)
     if mode == "additive":
         # one extra short, often repeated text per chunk instead of a second pass over the whole chunk
-        plain_vecs = _encode_groups(plain, embedder, progress)
+        plain_vecs = _encode_groups(plain, embedder, report)
         contexts = [c.context or c.title or "" for c in chunks]
         unique = sorted(set(contexts))
         lookup = dict(zip(unique, embedder.encode(unique)))
@@ -53,8 +57,8 @@ def chunk_vectors(
     situated = [window_texts(c, embedder, True, overlap) for c in chunks]
     # residual: windows of the plain chunk and of context + chunk may differ in count; pair by position and
     # let the plain side reuse its last window when the situated one has more
-    plain_vecs = _encode_groups(plain, embedder, progress)
-    situated_vecs = _encode_groups(situated, embedder, progress)
+    plain_vecs = _encode_groups(plain, embedder, report)
+    situated_vecs = _encode_groups(situated, embedder, report)
     out = []
     for p, s in zip(plain_vecs, situated_vecs):
         rows = np.stack([alpha * p[min(j, len(p) - 1)] + (1 - alpha) * s[j] for j in range(len(s))])
@@ -62,9 +66,16 @@ def chunk_vectors(
     return out
 
 
-def _encode_groups(groups: list[list[str]], embedder: Embedder, progress: bool) -> list[np.ndarray]:
+def _encode_groups(groups: list[list[str]], embedder: Embedder, report: Report) -> list[np.ndarray]:
     flat = [t for g in groups for t in g]
-    vectors = embedder.encode(flat, progress=progress)
+    # in blocks when someone watches, so the bar moves; one call otherwise (the embedder sorts each call by length)
+    block = len(flat) if report is silent else max(16 * embedder.batch_size, 256)
+    parts = []
+    for at in range(0, len(flat), block or 1):
+        report(EMBEDDING, at, len(flat))
+        parts.append(embedder.encode(flat[at : at + block]))
+    report(EMBEDDING, len(flat), len(flat))
+    vectors = np.concatenate(parts) if parts else embedder.encode([])
     out, at = [], 0
     for g in groups:
         out.append(vectors[at : at + len(g)])

@@ -111,7 +111,7 @@ class Embedder:
                 break
         return spans
 
-    def encode(self, texts: list[str], progress: bool = False, use_cache: bool = True) -> np.ndarray:
+    def encode(self, texts: list[str], use_cache: bool = True) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         cache = self.cache if use_cache else None
@@ -125,7 +125,7 @@ class Embedder:
             started = time.perf_counter()
             # sentence-transformers sorts each call by length, so batches hold texts of similar size
             vectors = self.model.encode(
-                todo, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=progress, convert_to_numpy=True
+                todo, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True
             )
             self.encode_seconds += time.perf_counter() - started
             vectors = np.asarray(vectors, dtype=np.float32)

@@ -34,6 +34,19 @@ log = logging.getLogger(__name__)
 __all__ = ["DocRecord", "Index"]
 
 
+MANIFEST = "manifest.sqlite3"  # what makes a folder an index
+
+
+def index_folders(paths: list[Path]) -> list[Path]:
+    """The indexes named by ``paths``: each an index folder (or a new one), or a folder whose subfolders are
+    indexes, which stands for all of them."""
+    out = []
+    for path in paths:
+        inside = sorted(p for p in path.iterdir() if (p / MANIFEST).is_file()) if path.is_dir() else []
+        out += inside if inside and not (path / MANIFEST).exists() else [path]
+    return out
+
+
 class Index:
     def __init__(self, path: str | Path, chroma_url: str = "", chroma_token: str = "", k1: float = 1.2, b: float = 0.75):
         self.path = Path(path)
@@ -46,12 +59,12 @@ class Index:
         self._rw = ReadWriteLock()  # searches read side by side; each document write runs alone
         self.reading = self._rw.reading
         # a folder this process may not write is searched as it is; any write says why it cannot happen
-        self.read_only = not writable(self.path, ("manifest.sqlite3", "chroma", "chroma/chroma.sqlite3"))
-        if self.read_only and not (self.path / "manifest.sqlite3").exists():
+        self.read_only = not writable(self.path, (MANIFEST, "chroma", "chroma/chroma.sqlite3"))
+        if self.read_only and not (self.path / MANIFEST).exists():
             raise IndexError_(f"the index {self.path} is read-only and holds no index yet: give a folder this user may write")
         # one writer at a time per index: threads of this process and other processes alike (UI button, API, CLI)
         self.ingesting = WriterLock(self.path / "write.lock", self.read_only)
-        self.manifest = Manifest(self.path / "manifest.sqlite3", self.read_only)
+        self.manifest = Manifest(self.path / MANIFEST, self.read_only)
         if self.read_only or chroma_url:
             self.store = ChromaStore(self.path / "chroma", chroma_url, chroma_token, self.read_only)
         else:  # two processes creating one new store at once race on its tables ("table collections already exists")
