@@ -352,10 +352,17 @@ def test_13_collections_switch_documents_chats_and_files(page, shots: Path, make
         for slot, status in ((1, 200), (0, 404)):
             got = page.evaluate("async url => (await fetch(url)).status", f"/document/{doc_id_for('galley/galley.md')}?c={slot}")
             assert got == status
-        page.reload()  # the browser keeps the collection it chose
+        page.get_by_role("tab", name="Settings").click()  # settings apply to the collection they were applied in
+        page.locator("#top-k input[type=number]").fill("2")
+        page.locator("#apply-settings").click()
+        expect(page.locator("#settings-note")).to_contain_text("applied to index1")
+        page.reload()  # the browser keeps the collection it chose, and its settings
         expect(overview).to_contain_text("1 document, 2 chunks")
+        page.get_by_role("tab", name="Settings").click()
+        expect(page.locator("#top-k input[type=number]")).to_have_value("2")
         page.locator("#collection input").click()
         page.get_by_role("option", name="index0").click()
+        expect(page.locator("#top-k input[type=number]")).to_have_value(str(rags[0].config.generate.passages))
         page.get_by_role("tab", name="Chat").click()
         page.locator("#past-chats input").click()
         page.get_by_role("option", name="Which colour is valve QX-5150?").click()
