@@ -336,7 +336,7 @@ def test_13_collections_switch_documents_chats_and_files(page, shots: Path, make
         page.goto(url)
         chooser, overview, chat = page.locator("#collection"), page.locator("#overview"), page.locator("#chat")
         expect(chooser).to_be_visible()
-        expect(overview).to_contain_text("1 document, 1 chunks")
+        expect(overview).to_contain_text("1 document, 1 chunks")  # the page has loaded what it keeps
         page.locator("#question textarea").fill("Which colour is valve QX-5150?")  # answered at once, without a model
         page.locator("#question textarea").press("Enter")
         expect(chat).to_contain_text("could not find this in the documents")
@@ -354,6 +354,7 @@ def test_13_collections_switch_documents_chats_and_files(page, shots: Path, make
             assert got == status
         page.get_by_role("tab", name="Settings").click()  # settings apply to the collection they were applied in
         page.locator("#top-k input[type=number]").fill("2")
+        page.locator("#top-k input[type=number]").press("Enter")
         page.locator("#apply-settings").click()
         expect(page.locator("#settings-note")).to_contain_text("applied to index1")
         page.reload()  # the browser keeps the collection it chose, and its settings

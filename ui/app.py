@@ -49,6 +49,8 @@ def build_app(served: Rag | Sequence[Rag] | Collections) -> gr.Blocks:
     def switch(chosen: str, before: str, history: list[dict], chats: list[dict]) -> tuple[Any, ...]:
         """Another collection: the chat asked of the one before goes to its past chats, and a new chat starts."""
         name = collections.name(chosen)
+        if name == collections.name(before):  # the same one chosen again, or a second event for one choice
+            return (gr.skip(),) * 6
         chat, sources, current, chats, _ = new_chat(history, chats, collections.name(before))
         return (name, name, chat, sources, current, chats)
 
@@ -92,12 +94,12 @@ def build_app(served: Rag | Sequence[Rag] | Collections) -> gr.Blocks:
                  .then(summary, collection, first_screen, api_name=False) \
                  .then(functools.partial(shown_settings, collections), [collection, settings], configured.inputs, api_name=False)
 
-        follow(chooser.input(switch, [chooser, collection, chat.chat, chat.past_chats],
+        follow(chooser.select(switch, [chooser, collection, chat.chat, chat.past_chats],
                              [collection, chosen, chat.chat, chat.sources, chat.current_chat, chat.past_chats],
                              api_name=False)
-               .then(restore_chat, [chat.current_chat, chat.past_chats, collection], [chat.chat, chat.past], api_name=False))
+               .then(restore_chat, [chat.chat, chat.current_chat, chat.past_chats, collection], [chat.chat, chat.past], api_name=False))
         loading = app.load(restore_collection, chosen, [collection, chooser], api_name=False) \
-            .then(restore_chat, [chat.current_chat, chat.past_chats, collection], [chat.chat, chat.past], api_name=False) \
+            .then(restore_chat, [chat.chat, chat.current_chat, chat.past_chats, collection], [chat.chat, chat.past], api_name=False) \
             .then(restore_settings, [collection, configured.remembered], [settings, *configured.inputs], api_name=False)
         follow(loading)
     return app

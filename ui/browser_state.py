@@ -60,8 +60,11 @@ def reopen(title: str | None, chats: list[dict], collection: str) -> tuple[Any, 
     return (chosen, chosen) if chosen is not None else (gr.skip(), gr.skip())
 
 
-def restore_chat(current: list[dict] | None, chats: list[dict] | None, collection: str) -> tuple[Any, Any]:
-    return current or [], titles(chats, collection)
+def restore_chat(shown: list[dict] | None, current: list[dict] | None, chats: list[dict] | None, collection: str
+                 ) -> tuple[Any, Any]:
+    """The chat this browser kept, unless one is already on the page (a question asked before the page finished
+    loading)."""
+    return (gr.skip() if shown else current or []), titles(chats, collection)
 
 
 def export(history: list[dict]) -> Any:
