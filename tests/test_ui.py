@@ -131,6 +131,7 @@ def test_source_cards_show_tables_and_headings_and_highlight_only_the_cited_row(
     assert shown.count("<tr class='cited'>") == 1 and "<tr class='cited'><td>B3</td><td>2 August 2023</td></tr>" in shown
     assert "<mark>B3 is the furthest out.</mark>" in shown and "<mark>B1" not in shown  # the sentence, not the paragraph
     assert "<th>Part</th><th>Interval</th>" in shown and "|---|" not in shown and "<td>12 months</td>" in shown
+    assert "- <b>Scope</b> - the ratio" in card_body("- **Scope** - the ratio of line to depth", [])
     assert "&lt;script&gt;" in card_body("<script>alert(1)</script> | x: <b>y</b> | z: 1", [])  # cells are text too
 
 

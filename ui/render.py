@@ -61,6 +61,7 @@ def render_sources(hits: tuple[Hit, ...] | list[Hit], answer: Answer | None = No
 
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*#*\s*$")
+_STRONG = re.compile(r"\*\*([^*<>\n]+?)\*\*")
 _RULE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
 
@@ -122,9 +123,14 @@ def card_body(text: str, spans: list[tuple[int, int]]) -> str:
             start += len(text[start:end]) - len(text[start:end].lstrip("\n"))  # blank lines around a block show as space
             end = start + len(text[start:end].rstrip("\n"))
             if end > start:
-                out.append(f'<div class="prose">{highlight(text[start:end], _shift(spans, start))}</div>')
+                out.append(f'<div class="prose">{_bold(highlight(text[start:end], _shift(spans, start)))}</div>')
             i = j
     return "".join(out)
+
+
+def _bold(shown: str) -> str:
+    """Markdown's **strong** in escaped text, where it does not cross a highlight's edge."""
+    return _STRONG.sub(r"<b>\1</b>", shown)
 
 
 def _shift(spans: list[tuple[int, int]], by: int) -> list[tuple[int, int]]:
