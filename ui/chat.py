@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +49,13 @@ def stopped(history: list[dict]) -> list[dict]:
 
 
 def chat_tab(collections: Collections, collection: gr.State, settings: gr.State, secret: str | None) -> ChatTab:
-    def respond(message: str, history: list[dict], chosen: str, applied: dict) -> Iterator[tuple[list[dict], Any, str]]:
+    # when each browser session last pressed Stop: an answer started before that ends at its next event, even
+    # where Gradio's own cancel missed it (it can, when the cancel arrives as the answer's stream is set up)
+    stops: dict[str, float] = {}
+
+    def respond(message: str, history: list[dict], chosen: str, applied: dict, request: gr.Request
+                ) -> Iterator[tuple[list[dict], Any, str]]:
+        started, session = time.monotonic(), getattr(request, "session_hash", None) or ""
         message = (message or "").strip()
         if not message:
             yield history, gr.skip(), ""
@@ -60,7 +67,12 @@ def chat_tab(collections: Collections, collection: gr.State, settings: gr.State,
         yield history, gr.skip(), ""
         rag = collections.view(chosen, applied)
         files = pdf_links(rag, collections.slot(chosen))
-        for event in rag.stream(message, history=prior or None):
+        events = rag.stream(message, history=prior or None)
+        for event in events:
+            if stops.get(session, 0.0) > started:
+                events.close()  # ends the generation on the server
+                yield stopped(history), sources, gr.skip()
+                return
             if isinstance(event, RetrievalDone):
                 sources = render_sources(event.hits, files=files)
             elif isinstance(event, Waiting):
@@ -100,8 +112,12 @@ def chat_tab(collections: Collections, collection: gr.State, settings: gr.State,
     asking = [box.submit(respond, ask, [chat, sources, box], api_name="chat"),
               send.click(respond, ask, [chat, sources, box], api_name=False)]
     asking += [ex.click(respond, [ex, *ask[1:]], [chat, sources, box], api_name=False) for ex in examples]
+    def stop_answer(history: list[dict], request: gr.Request) -> list[dict]:
+        stops[getattr(request, "session_hash", None) or ""] = time.monotonic()
+        return stopped(history)
+
     # cancelling the handler closes its stream, which ends the generation on the server (rag/llm)
-    halting = stop.click(stopped, chat, chat, cancels=asking, api_name=False)
+    halting = stop.click(stop_answer, chat, chat, cancels=asking, api_name=False)
     for event in [*asking, halting]:  # kept in the browser as it stands after each answer (or a Stop)
         event.then(lambda history: history, chat, current_chat, api_name=False)
     clear.click(new_chat, [chat, past_chats, collection], [chat, sources, current_chat, past_chats, past], cancels=asking,
