@@ -86,6 +86,10 @@ def test_a_figure_marked_with_the_wrong_passage_is_cited_where_it_is_stated() ->
     assert recite("[1] A diver may go 40 km.", hits, question) == "[1] A diver may go 40 km."
     # an invented figure has no passage to move to
     assert recite("Divers may stay 55 minutes [1].", hits, question) == "Divers may stay 55 minutes [1]."
+    # a sentence copied from one passage and marked with another is cited where its words are
+    copied = recite("The ferry MV Gannet Rock calls on Thursdays [3].", hits, "On which day does the ferry call?")
+    assert copied == "The ferry MV Gannet Rock calls on Thursdays [2]." and unsupported(copied, hits) == ""
+    assert recite("Penguins sing on Thursdays [3].", hits, "On which day does the ferry call?") == "Penguins sing on Thursdays [3]."
 
 
 def test_compression_keeps_the_relevant_sentences_within_budget(sample_rag) -> None:  # noqa: ANN001
@@ -283,6 +287,11 @@ def test_the_question_said_back_with_a_marker_for_its_answer_is_no_answer() -> N
     assert answer_start("A diver may stay on a single dive for [3].", hits, question) == ""
     assert answer_start("A diver may stay on a single dive for 40 minutes [3].", hits, question).endswith("40 minutes [3].")
     assert answer_start("Divers may stay [3].", hits, "Do divers stay on the boat?")  # a decision said back is an answer
+    # while it streams, a word being written ("sing" of "single") is not yet news the question lacks
+    said_back = "A diver may stay on a single dive for [3]."
+    assert not any(answer_start(said_back[:n], hits, question) for n in range(1, len(said_back) + 1))
+    assert answer_start("A diver may stay for forty", hits, question) == ""  # "forty" may still be "fortyish"
+    assert answer_start("A diver may stay for forty", hits, question, complete=True) == "A diver may stay for forty"
 
 
 def test_figures_compare_as_numbers_and_the_question_said_back_is_no_invention() -> None:

@@ -98,6 +98,10 @@ class Answerer:
                         timings["first_token"] = time.perf_counter() - t0
                         parts.append(shown)
                         yield Token(shown)
+                if not parts and (shown := answer_start("".join(held), prompt.passages, question, complete=True)):
+                    timings["first_token"] = time.perf_counter() - t0  # its last word was all it waited for
+                    parts.append(shown)
+                    yield Token(shown)
                 if parts or retried:
                     break
                 log.info("the model answered only %r; asking again for a sentence", "".join(held))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from rag.answer.prompt import passage_header
-from rag.answer.reply import MARKER, cited_numbers
+from rag.answer.reply import ABOUT_TERMS, MARKER, cited_numbers
 from rag.answer.subjects import is_identifier
 from rag.core.analyzer import tokenize
 from rag.core.numbers import normalize_numbers
@@ -19,6 +19,8 @@ _FIGURE = re.compile(rf"({_NUMBER_TEXT})\s*([^\W\d_]{{0,12}})")  # a number and 
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
 
+MIN_TERM_SUPPORT = 0.5  # the share of an answer's words its passages must hold
+COPIED = 0.8  # the share of an answer's own words a passage must hold for the answer to be cited there instead
 _ENUMERATOR = re.compile(r"(?m)^[ \t]*\d{1,2}[.)][ \t]+")  # "7. " opening a line of a numbered list
 
 
@@ -56,15 +58,15 @@ def _focus_terms(question: str, passages: list[Hit]) -> set[str]:
 
 
 def recite(answer: str, passages: list[Hit], question: str = "") -> str:
-    """The answer with its citation moved to the passage that states its figures. Small models mark a reply
-    [1] out of habit while the figure comes from another passage; the figure is re-attributed only to a passage
-    that states it in a sentence about the question (one of its distinguishing terms), so a figure copied from
-    an off-topic sentence still counts as unsupported."""
+    """The answer with its citation moved to the passage that states its figures, or its words. Small models mark
+    a reply [1] out of habit while the figure comes from another passage; the figure is re-attributed only to a
+    passage that states it in a sentence about the question (one of its distinguishing terms), so a figure copied
+    from an off-topic sentence still counts as unsupported."""
     marked = cited_numbers(answer, passages)
     body = _claims(answer)
     missing = _invented(body, _numbers(f"{_evidence(passages, marked)} {question}")) if marked else []
     if not missing:
-        return answer
+        return _reworded(answer, passages, question, marked, body) if marked else answer
     focus = _focus_terms(question, passages)
     terms = set(tokenize(body))
     used = {i: terms & set(tokenize(h.chunk.text)) for i, h in enumerate(passages, 1)}  # the reply's words each passage holds
@@ -82,6 +84,27 @@ def recite(answer: str, passages: list[Hit], question: str = "") -> str:
         end = _SENTENCE_END.search(answer, at)
         cut = end.start() if end else len(answer.rstrip())
         return f"{answer[:cut]} [{n}]{answer[cut:]}"
+    return answer
+
+
+def _reworded(answer: str, passages: list[Hit], question: str, marked: set[int], body: str) -> str:
+    """The answer citing the one passage that holds its words, where the passages it cites do not (a sentence
+    copied from [1] and marked [3]); as it was when no single passage about the question holds nearly all of
+    them. Only an answer that says something (a few words beyond the question) moves: "%b" alone could come
+    from anywhere."""
+    terms = set(tokenize(body)) - set(tokenize(question)) - ABOUT_TERMS  # what the answer adds to the question
+    if len(terms) < 3:
+        return answer
+
+    def support(n: int) -> float:
+        return len(terms & set(tokenize(passages[n - 1].chunk.text))) / len(terms)
+
+    if len(terms & set(tokenize(_evidence(passages, marked)))) / len(terms) >= MIN_TERM_SUPPORT:
+        return answer
+    focus = _focus_terms(question, passages)
+    best = max((n for n in range(1, len(passages) + 1) if n not in marked), key=support, default=0)
+    if best and support(best) >= COPIED and focus & set(tokenize(passages[best - 1].chunk.text)):
+        return MARKER.sub(f"[{best}]", answer)
     return answer
 
 
@@ -230,7 +253,7 @@ def named_units(passages: list[Hit], question: str) -> dict[int, list[str]]:
     return out
 
 
-def unsupported(answer: str, passages: list[Hit], min_term_support: float = 0.5, question: str = "") -> str:
+def unsupported(answer: str, passages: list[Hit], min_term_support: float = MIN_TERM_SUPPORT, question: str = "") -> str:
     """Why an answer is not supported by the passages ("" when it is): a number the passages never state, or
     too few of its content words in them. Small models invent figures; this catches the common case.
     Numbers and words the question states are not invented when the answer repeats them ("in the week of 14

@@ -17,10 +17,11 @@ _ABSTAIN = re.compile(
 )
 
 
-def answer_start(text: str, passages: list[Hit], question: str = "") -> str:
+def answer_start(text: str, passages: list[Hit], question: str = "", complete: bool = False) -> str:
     """The opening of a reply as it may be shown: echoed passage headers taken out (small models start with
     one, or reply with nothing else), and "" while it is still only citation markers, headers, a document
-    title or heading, or an unfinished parenthesis that may become a header."""
+    title or heading, or an unfinished parenthesis that may become a header. Until the reply is ``complete``,
+    its last word may be unfinished ("del" of "deletes") and is not yet read as something the question lacks."""
     for n, hit in enumerate(passages, 1):
         header = passage_header(n, hit)
         text = text.replace(header, f"[{n}]").replace(header.removeprefix(f"[{n}] "), "")
@@ -41,9 +42,10 @@ def answer_start(text: str, passages: list[Hit], question: str = "") -> str:
     # be ("the key that deletes the previous word is [4]"): a marker in place of the value is no answer either
     if _ABSTAIN.search(body):  # "I could not find this in the documents" is an answer, not a pointer
         return re.sub(r"[ \t]{2,}", " ", text).lstrip()
-    said = set(re.findall(r"[a-z]+", body.lower()))
+    read = body if complete or not re.search(r"\w$", text) else re.sub(r"\w+$", "", body)
+    said = set(re.findall(r"[a-z]+", read.lower()))
     if said <= _ABOUT_PASSAGES or (question and not is_decision(question)
-                                   and set(tokenize(body)) <= set(tokenize(question)) | _ABOUT_TERMS):
+                                   and set(tokenize(read)) <= set(tokenize(question)) | ABOUT_TERMS):
         return ""
     return re.sub(r"(\[\d{1,2}\])(\s*\1)+", r"\1", re.sub(r"[ \t]{2,}", " ", text)).lstrip()
 
@@ -52,7 +54,7 @@ def answer_start(text: str, passages: list[Hit], question: str = "") -> str:
 _ABOUT_PASSAGES = set("the a an this that it its is are was be can could found find given provided stated in on at of for to "
                       "as by see refer please passage passages number numbers answer answers question document documents "
                       "text source sources information which".split())
-_ABOUT_TERMS = set(tokenize(" ".join(_ABOUT_PASSAGES)))
+ABOUT_TERMS = set(tokenize(" ".join(_ABOUT_PASSAGES)))
 
 
 def _heading_line(text: str) -> str:
