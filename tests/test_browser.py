@@ -317,6 +317,16 @@ def test_12_source_cards_show_tables_as_tables_and_the_cited_row(page, app_url: 
     assert "|" not in page.locator("#sources .source-card table").first.inner_text()
     expect(page.locator("#sources .source-card.cited tr.cited")).to_have_count(1)  # the row it rests on, no other
     expect(page.locator("#sources .source-card.cited tr.cited")).to_contain_text("B3")
+    # a second answer takes the panel; the first keeps its own sources, and its [1] opens its own page
+    page.locator("#question textarea").fill("Which colour is valve QX-5150?")  # answered at once, without the model
+    page.locator("#question textarea").press("Enter")
+    bots = page.locator("#chat .message.bot, #chat [data-testid='bot']")
+    expect(bots.last).to_contain_text("QX-5150")
+    expect(page.locator("#sources .source-card.cited")).to_have_count(0)
+    first = bots.first
+    first.locator("details summary").first.click()
+    expect(first.locator("details")).to_contain_text("buoy-equipment-specification.pdf p.1")
+    assert first.locator("a[href*='/document/'][href$='#page=1']").count() >= 1
 
 
 def test_13_collections_switch_documents_chats_and_files(page, shots: Path, make_rag, tmp_path: Path) -> None:  # noqa: ANN001
