@@ -145,5 +145,5 @@ def test_collections_are_named_by_their_folders_and_a_folder_of_indexes_stands_f
         (tmp_path / "clients" / name).mkdir(parents=True)
         (tmp_path / "clients" / name / MANIFEST).touch()
     (tmp_path / "clients" / "notes").mkdir()  # not an index
-    assert index_folders([tmp_path / "clients", tmp_path / "new"]) == [
-        tmp_path / "clients" / "acme", tmp_path / "clients" / "zenith", tmp_path / "new"]
+    assert index_folders([tmp_path / "clients", tmp_path / "new", tmp_path / "clients" / "acme"]) == [
+        tmp_path / "clients" / "acme", tmp_path / "clients" / "zenith", tmp_path / "new"]  # each once, in order

@@ -40,11 +40,14 @@ MANIFEST = "manifest.sqlite3"  # what makes a folder an index
 def index_folders(paths: list[Path]) -> list[Path]:
     """The indexes named by ``paths``: each an index folder (or a new one), or a folder whose subfolders are
     indexes, which stands for all of them."""
-    out = []
+    out: list[Path] = []
     for path in paths:
         inside = sorted(p for p in path.iterdir() if (p / MANIFEST).is_file()) if path.is_dir() else []
         out += inside if inside and not (path / MANIFEST).exists() else [path]
-    return out
+    unique: dict[Path, Path] = {}
+    for path in out:  # an index named twice is opened once
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())
 
 
 class Index:
