@@ -261,7 +261,8 @@ def test_10_the_chat_survives_a_reload_and_past_chats_reopen_and_export(page) ->
 
 def test_11_stop_ends_the_answer_on_the_server_and_typed_text_is_kept(page, make_rag, tmp_path: Path) -> None:  # noqa: ANN001
     from tests.fake_openai import fake_openai
-    from ui.app import CHECKING, STOPPED, serve
+    from ui.app import serve
+    from ui.chat import CHECKING, STOPPED
 
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -60,7 +60,7 @@ def _get(url: str) -> tuple[int, dict, bytes]:
 
 def test_documents_are_served_by_id_and_never_as_active_content(served: str, sample_rag, tmp_path: Path) -> None:  # noqa: ANN001
     from tests.conftest import write_pdf
-    from ui.app import pdf_links
+    from ui.chat import pdf_links
 
     base = served.rstrip("/")
     url = pdf_links(sample_rag)["sample_docs/operations-manual.pdf"]

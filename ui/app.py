@@ -18,7 +18,7 @@ import gradio as gr  # noqa: E402
 from rag.core.errors import RagError  # noqa: E402
 from rag.pipeline import Rag  # noqa: E402
 from ui.browser_state import browser_secret, new_chat, restore_chat  # noqa: E402
-from ui.chat import CHECKING, EXAMPLES, STOPPED, chat_tab, pdf_links  # noqa: E402,F401  (the tests' and callers' names)
+from ui.chat import EXAMPLES, chat_tab  # noqa: E402
 from ui.collections import Collections  # noqa: E402
 from ui.documents import documents_tab, listed  # noqa: E402
 from ui.evaluate import evaluate_tab  # noqa: E402
