@@ -7,6 +7,7 @@ cue for a sentence); a draft the passages do not back is withheld with its reaso
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -87,21 +88,20 @@ class Answerer:
         try:
             for messages in (prompt.messages, ask_for_a_sentence(prompt.messages)):
                 held: list[str] = []
-                for piece in generator.stream(messages, g.max_tokens, g.temperature):
+                # None marks the reply's end: its last word is complete, and what is held is read once more
+                for piece in itertools.chain(generator.stream(messages, g.max_tokens, g.temperature), [None]):
                     if parts:
-                        parts.append(piece)
-                        yield Token(piece)
+                        if piece is not None:
+                            parts.append(piece)
+                            yield Token(piece)
                         continue
-                    held.append(piece)
-                    shown = answer_start("".join(held), prompt.passages, question)
+                    if piece is not None:
+                        held.append(piece)
+                    shown = answer_start("".join(held), prompt.passages, question, complete=piece is None)
                     if shown:
                         timings["first_token"] = time.perf_counter() - t0
                         parts.append(shown)
                         yield Token(shown)
-                if not parts and (shown := answer_start("".join(held), prompt.passages, question, complete=True)):
-                    timings["first_token"] = time.perf_counter() - t0  # its last word was all it waited for
-                    parts.append(shown)
-                    yield Token(shown)
                 if parts or retried:
                     break
                 log.info("the model answered only %r; asking again for a sentence", "".join(held))
