@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -81,3 +83,22 @@ def fake_openai(reply: Callable[[dict], list[str]], delay: float = 0.0) -> Itera
         yield state
     finally:
         httpd.shutdown()
+
+
+@contextmanager
+def app_over_fake(make_rag: Callable[..., Any], docs: Path, reply: Callable[[dict], list[str]],
+                  delay: float = 0.0) -> Iterator[tuple[FakeServer, str]]:
+    """The app serving an index of ``docs`` whose language model is a fake server answering with ``reply``: the
+    server and the app's URL."""
+    from tests.conftest import free_port
+    from ui.app import serve
+
+    with fake_openai(reply, delay=delay) as llm:
+        rag = make_rag(**{"generate.backend": "openai", "generate.base_url": llm.url, "generate.model": "any",
+                          "ui.port": str(free_port())})
+        rag.ingest(docs, progress=False)
+        app, url = serve(rag, block=False)
+        try:
+            yield llm, url
+        finally:
+            app.close()

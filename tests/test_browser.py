@@ -109,18 +109,19 @@ def test_3_settings_change_top_k(page, shots: Path) -> None:  # noqa: ANN001
 
 
 def test_4_evaluate_tab(page, shots: Path, sample_rag, tmp_path: Path) -> None:  # noqa: ANN001
-    questions = Path(sample_rag.documents()[0].path).parent / "questions.jsonl"
+    def score(questions: Path) -> None:
+        page.get_by_label("Question file path").fill(str(questions))
+        page.locator("#run-eval").click()
+
     page.get_by_role("tab", name="Evaluate").click()
-    page.get_by_label("Question file path").fill(str(questions))
-    page.locator("#run-eval").click()
+    score(Path(sample_rag.documents()[0].path).parent / "questions.jsonl")
     expect(page.locator("#metrics")).to_contain_text("ndcg@10")
     expect(page.locator("#metrics")).to_contain_text("n_queries")
     # a bad file gets its reason, and the results already on the page stay
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "q1", "question": "When was buoy B3 deployed?", "source": "buoy-equipment-specification.pdf", "page": 2}\n'
                    '{"id": "q2", "question": oops}\n')
-    page.get_by_label("Question file path").fill(str(bad))
-    page.locator("#run-eval").click()
+    score(bad)
     expect(page.locator("#eval-note")).to_contain_text("bad.jsonl:2: not valid JSON")
     expect(page.locator("#metrics")).to_contain_text("ndcg@10")
     # a question no document answers is counted, and with the answers scored, its refusal is scored too
@@ -128,9 +129,8 @@ def test_4_evaluate_tab(page, shots: Path, sample_rag, tmp_path: Path) -> None: 
     mixed.write_text('{"id": "known", "question": "What is the default value of uplink_window_min?", "answer": "20", '
                      '"source": "operations-manual.pdf", "page": 4}\n'
                      '{"id": "unknown", "question": "What colour is pump QX-7777?"}\n')
-    page.get_by_label("Question file path").fill(str(mixed))
     page.locator("#score-answers input").check()
-    page.locator("#run-eval").click()
+    score(mixed)
     expect(page.locator("#eval-note")).to_contain_text("1 question with a page to find and 1 that no document answers")
     expect(page.locator("#metrics")).to_contain_text("answer_accuracy")
     answers = page.locator("#answers")
@@ -260,8 +260,7 @@ def test_10_the_chat_survives_a_reload_and_past_chats_reopen_and_export(page) ->
 
 
 def test_11_stop_ends_the_answer_on_the_server_and_typed_text_is_kept(page, make_rag, tmp_path: Path) -> None:  # noqa: ANN001
-    from tests.fake_openai import fake_openai
-    from ui.app import serve
+    from tests.fake_openai import app_over_fake
     from ui.chat import CHECKING, STOPPED
 
     docs = tmp_path / "docs"
@@ -275,35 +274,28 @@ def test_11_stop_ends_the_answer_on_the_server_and_typed_text_is_kept(page, make
         asked.append(body)
         return ["The ferry ", "leaves ", "at 14:30 [1]."] + ([" It is a supply ferry [1]."] * (40 if len(asked) == 1 else 6))
 
-    with fake_openai(reply, delay=0.3) as llm:
-        rag = make_rag(**{"generate.backend": "openai", "generate.base_url": llm.url, "generate.model": "any",
-                          "ui.port": str(free_port())})
-        rag.ingest(docs, progress=False)
-        app, url = serve(rag, block=False)
-        try:
-            page.goto(url)
-            bot = page.locator("#chat .message.bot, #chat [data-testid='bot']")
-            page.locator("#question textarea").fill("When does the ferry leave?")
-            page.locator("#question textarea").press("Enter")
-            expect(bot.last).to_contain_text(CHECKING)  # the answer is being written
-            page.locator("#stop").click()
-            expect(bot.last).to_contain_text(STOPPED)
-            expect(bot.last).not_to_contain_text(CHECKING)
-            for _ in range(600):  # the server sees its reader go: it stops writing long before the 43rd piece
-                if llm.in_flight == 0:
-                    break
-                page.wait_for_timeout(100)
-            assert llm.in_flight == 0 and llm.written < 43
-            # the model is free again; what is typed while an answer streams stays in the box
-            page.locator("#question textarea").fill("And on which day?")
-            page.locator("#question textarea").press("Enter")
-            expect(bot.last).to_contain_text(CHECKING)
-            page.locator("#question textarea").fill("a question for later")
-            expect(bot.last).not_to_contain_text(CHECKING)
-            expect(bot.last).to_contain_text("14:30")
-            assert page.locator("#question textarea").input_value() == "a question for later"
-        finally:
-            app.close()
+    with app_over_fake(make_rag, docs, reply, delay=0.3) as (llm, url):
+        page.goto(url)
+        bot = page.locator("#chat .message.bot, #chat [data-testid='bot']")
+        page.locator("#question textarea").fill("When does the ferry leave?")
+        page.locator("#question textarea").press("Enter")
+        expect(bot.last).to_contain_text(CHECKING)  # the answer is being written
+        page.locator("#stop").click()
+        expect(bot.last).to_contain_text(STOPPED)
+        expect(bot.last).not_to_contain_text(CHECKING)
+        for _ in range(600):  # the server sees its reader go: it stops writing long before the 43rd piece
+            if llm.in_flight == 0:
+                break
+            page.wait_for_timeout(100)
+        assert llm.in_flight == 0 and llm.written < 43
+        # the model is free again; what is typed while an answer streams stays in the box
+        page.locator("#question textarea").fill("And on which day?")
+        page.locator("#question textarea").press("Enter")
+        expect(bot.last).to_contain_text(CHECKING)
+        page.locator("#question textarea").fill("a question for later")
+        expect(bot.last).not_to_contain_text(CHECKING)
+        expect(bot.last).to_contain_text("14:30")
+        assert page.locator("#question textarea").input_value() == "a question for later"
 
 
 def test_12_source_cards_show_tables_as_tables_and_the_cited_row(page, app_url: str) -> None:  # noqa: ANN001

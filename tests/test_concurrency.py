@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from ingest.loaders import iter_text_parts, load_text
-from tests.conftest import free_port
-from tests.fake_openai import fake_openai
+from tests.fake_openai import app_over_fake, fake_openai
 
 FACTS = ["pumps", "valves", "filters", "cables", "ladders", "hatches", "winches", "anchors"]
 
@@ -136,8 +135,6 @@ def test_watch_resyncs_when_files_change(tmp_path: Path, make_rag) -> None:  # n
 def test_eight_simultaneous_chats_get_their_own_answers(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
     from gradio_client import Client
 
-    from ui.app import serve
-
     docs = tmp_path / "docs"
     docs.mkdir()
     words = ["amber", "birch", "cobalt", "dune", "ember", "fjord", "garnet", "heron"]
@@ -148,17 +145,10 @@ def test_eight_simultaneous_chats_get_their_own_answers(tmp_path: Path, make_rag
         question = body["messages"][-1]["content"].rsplit("Question:", 1)[-1].split("\n")[0].strip()
         return [w + " " for w in f"You asked: {question}".split()] + ["[1]"]
 
-    with fake_openai(echo, delay=0.05) as llm:
-        rag = make_rag(**{"generate.backend": "openai", "generate.base_url": llm.url, "generate.model": "any",
-                          "ui.port": str(free_port())})
-        rag.ingest(docs, progress=False)
-        app, url = serve(rag, block=False)
-        try:
-            client = Client(url, verbose=False)
-            jobs = {word: client.submit(f"What code word is on the {word} crate?", [], api_name="/chat") for word in words}
-            results = {word: job.result(timeout=300) for word, job in jobs.items()}
-        finally:
-            app.close()
+    with app_over_fake(make_rag, docs, echo, delay=0.05) as (llm, url):
+        client = Client(url, verbose=False)
+        jobs = {word: client.submit(f"What code word is on the {word} crate?", [], api_name="/chat") for word in words}
+        results = {word: job.result(timeout=300) for word, job in jobs.items()}
     for word, (history, sources, _box) in results.items():
         content = history[-1]["content"]  # Gradio hands back structured message content
         text = content if isinstance(content, str) else " ".join(part.get("text", "") for part in content)
