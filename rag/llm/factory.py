@@ -34,8 +34,7 @@ def load_generator(
 ) -> Queued:
     """The generator for a config, loaded once per process and shared by every index that uses it (and so is
     its queue: ``concurrency`` requests at once, for the whole process)."""
-    if backend not in BACKENDS:
-        raise ModelError(f"generate.backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+    _check_backend(backend)
     if backend == "auto":
         backend = auto_backend(model)
     key = (backend, model, n_ctx, threads, base_url, concurrency, dtype, int8_writing)
@@ -69,8 +68,7 @@ def check_generator(config: GenerateConfig) -> None:
     """Refuses at once a generator setting that could not load, saying what would (the app checks settings when
     they are applied, not at the next question)."""
     g = config
-    if g.backend not in BACKENDS:
-        raise ModelError(f"generate.backend must be one of {', '.join(BACKENDS)}; got {g.backend!r}")
+    _check_backend(g.backend)
     if g.backend == "openai":
         if not g.base_url:
             raise ModelError("generate.backend=openai needs generate.base_url (e.g. http://127.0.0.1:11434/v1)")
@@ -86,6 +84,11 @@ def check_generator(config: GenerateConfig) -> None:
     raise ModelError(f"unknown model {g.model!r}: use a packaged model ({', '.join(PACKAGE_HINT)}), the path of a .gguf "
                      "file or of a model folder on this machine, or a Hugging Face id when downloads are allowed "
                      "(HF_HUB_OFFLINE=0)")
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise ModelError(f"generate.backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
 
 
 def runtime(config: GenerateConfig) -> str:
