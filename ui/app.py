@@ -84,10 +84,6 @@ def build_app(served: Rag | Sequence[Rag] | Collections) -> gr.Blocks:
         for event in documents.changes:  # the counts and examples follow every change of the documents
             event.then(summary, collection, first_screen, api_name=False)
 
-        def restore_settings(chosen_name: str, saved: dict | None) -> tuple[Any, ...]:
-            kept = kept_settings(collections, saved)
-            return (kept, *shown_settings(collections, chosen_name, kept))
-
         def follow(event: Any) -> None:
             """What depends on the collection, read again for it: the documents, the first screen, the settings."""
             event.then(functools.partial(listed, collections), collection, documents.listing, api_name=False) \
@@ -100,8 +96,8 @@ def build_app(served: Rag | Sequence[Rag] | Collections) -> gr.Blocks:
                .then(restore_chat, [chat.chat, chat.current_chat, chat.past_chats, collection], [chat.chat, chat.past], api_name=False))
         loading = app.load(restore_collection, chosen, [collection, chooser], api_name=False) \
             .then(restore_chat, [chat.chat, chat.current_chat, chat.past_chats, collection], [chat.chat, chat.past], api_name=False) \
-            .then(restore_settings, [collection, configured.remembered], [settings, *configured.inputs], api_name=False)
-        follow(loading)
+            .then(functools.partial(kept_settings, collections), configured.remembered, settings, api_name=False)
+        follow(loading)  # which shows the settings kept for the collection
     return app
 
 
