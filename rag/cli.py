@@ -305,6 +305,7 @@ def cmd_bench(args: argparse.Namespace, config: Config) -> int:
 
 def cmd_doctor(args: argparse.Namespace, config: Config) -> int:
     from rag.llm.factory import runtime
+    from rag.models.bf16_probe import precision_note
     from rag.models.cpu import cpu_model, speed_flags
     from rag.pipeline import Rag
 
@@ -315,6 +316,8 @@ def cmd_doctor(args: argparse.Namespace, config: Config) -> int:
         repaired = "; repaired (run rag ingest again to re-add removed files)" if args.repair and problems else ""
         print(f"{len(problems)} problem(s) found{repaired}"
               f"; {rag.index.count()} chunks in {len(rag.documents())} documents")
+    e = config.embed
+    print(f"embedder: {e.model} in {precision_note(e.dtype, e.model, e.max_tokens)}")
     print(f"generator: {config.generate.model} on {runtime(config.generate)} (CPU {cpu_model()}: "
           f"{', '.join(speed_flags()) or 'none of the flags the speed defaults read'})")
     return 1 if problems and not args.repair else 0

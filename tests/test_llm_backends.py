@@ -155,9 +155,9 @@ def test_int8_writing_answers_like_bf16_writing() -> None:
     import torch
 
     from rag.llm.int8 import Int8Writer
-    from rag.models.cpu import uses_bf16
+    from rag.models.cpu import bf16_supported
 
-    if not uses_bf16("auto", auto=True):
+    if not bf16_supported():
         pytest.skip("int8 writing applies to bf16 weights; this CPU has no hardware bf16")
     question = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
     replies = {}

@@ -63,3 +63,33 @@ def test_onnx_query_vectors_match_pytorch(sample_rag, tmp_path, monkeypatch) -> 
     assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 1
     assert onnx.encode_query("x" * 5000).shape == (onnx.dim,)  # longer than the model reads: truncated, as PyTorch does
     assert np.abs(onnx.encode_query("x" * 5000) - torch_only.encode_query("x" * 5000)).max() < 1e-5
+
+
+def test_bf16_vectors_match_fp32_ones_and_auto_follows_this_cpus_measurement(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    import numpy as np
+
+    from rag.models.bf16_probe import Bf16Probe, keep, measure, probe_texts, stored
+    from rag.models.cpu import bf16_supported, cpu_model
+    from rag.models.embedder import Embedder
+
+    monkeypatch.setenv("RAG_HOME", str(tmp_path))  # no measurement kept by another run
+    texts = [*probe_texts(4), "Which pump failed after the storm on the north jetty?", "salinity drift", "B3 | 2 August 2023"]
+    fp32, bf16 = Embedder(dtype="fp32", query_onnx=False), Embedder(dtype="bf16", query_onnx=False)
+    cosines = np.sum(fp32.encode(texts) * bf16.encode(texts), axis=1)
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
+    assert cosines.min() >= 0.999  # rankings the same to the third decimal either way
+
+    probe = measure(fp32.model, texts)
+    assert probe.min_cosine >= 0.999 and probe.fp32_per_s > 0 and probe.bf16_per_s > 0
+    assert probe.bf16 == (probe.bf16_per_s >= 1.15 * probe.fp32_per_s)
+    auto = Embedder(dtype="auto", query_onnx=False)
+    auto.encode(["x"])
+    if bf16_supported():  # measured once, kept, and followed
+        assert auto.probe is not None and stored("minilm", 256) == auto.probe
+        assert auto.precision == ("bf16" if auto.probe.bf16 else "fp32")
+    else:  # nothing to measure: no bf16 hardware
+        assert auto.probe is None and auto.precision == "fp32" and not (tmp_path / "probes").exists()
+    keep(Bf16Probe(10.0, 30.0, 0.9995, cpu_model(), ()), "other", 128)
+    assert stored("other", 128) == Bf16Probe(10.0, 30.0, 0.9995, cpu_model(), ())
+    keep(Bf16Probe(10.0, 30.0, 0.9995, "another CPU", ()), "other", 128)  # a cache folder carried to another machine
+    assert stored("other", 128) is None

@@ -257,7 +257,11 @@ def run(sizes: list[int], out: Path, sample_docs: Path, n_queries: int = 50, lan
 
 
 def markdown(results: dict[str, Any]) -> str:
-    lines = [f"Generated sections of about {results.get('section_chars', SECTION_CHARS)} characters.", "",
+    meta = results.get("meta", {})
+    cpu = meta.get("cpu", {})
+    lines = [f"Generated sections of about {results.get('section_chars', SECTION_CHARS)} characters. "
+             f"CPU: {cpu.get('model', '?')}, {cpu.get('cores', '?')} cores ({', '.join(cpu.get('flags', []))}); "
+             f"embedder in {meta.get('models', {}).get('embed_precision', '?')}.", "",
              "| chunks | system | ingest chunks/s | raw embed chunks/s | outside embedding | BM25 p50 ms | dense p50 ms | "
              "hybrid p50 / p95 ms | hybrid+rerank p50 ms, first pass / warm | index MB | peak RSS MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -14,6 +14,7 @@ from typing import Any
 
 from ingest.sync import file_sha256
 from rag.core.config import Config
+from rag.models.bf16_probe import precision_note
 from rag.models.cpu import cpu_model, speed_flags
 from rag.models.packaged import PACKAGED_GGUF
 
@@ -28,7 +29,9 @@ def run_meta(config: Config, argv: list[str] | None = None, program: str = "rag"
         "command": " ".join([program, *(sys.argv[1:] if argv is None else argv)]),
         "cpu": {"model": cpu_model(), "cores": os.cpu_count(), "flags": speed_flags()},
         "python": platform.python_version(),
-        "models": {"embed": config.embed.model, "generate": config.generate.model,
+        "models": {"embed": config.embed.model,
+                   "embed_precision": precision_note(config.embed.dtype, config.embed.model, config.embed.max_tokens),
+                   "generate": config.generate.model,
                    "generate_sha256": PACKAGED_GGUF[config.generate.model].sha256 if config.generate.model in PACKAGED_GGUF
                    else _file_sha256(config.generate.model)},
         "config": config.flat(),

@@ -11,7 +11,6 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
-
 @lru_cache(maxsize=1)
 def cpu_flags() -> frozenset[str]:
     try:
@@ -54,11 +53,6 @@ def int8_supported() -> bool:
 
 DTYPES = ("auto", "fp32", "bf16")
 GENERATE_DTYPES = (*DTYPES, "int8")
-
-
-def uses_bf16(dtype: str, auto: bool) -> bool:
-    """Whether a dtype setting means bf16: "auto" does where ``auto`` allows it and the CPU computes bf16 in hardware."""
-    return dtype == "bf16" or (dtype == "auto" and auto and bf16_supported())
 
 
 def generator_dtype(dtype: str) -> str:

@@ -25,7 +25,8 @@ from rag.models.embed_cache import EmbeddingCache
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-from rag.models.cpu import DTYPES, uses_bf16
+from rag.models.bf16_probe import Bf16Probe, bf16_pays
+from rag.models.cpu import DTYPES
 from rag.models.packaged import default_cache_dir, resolve_embedder
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ class Embedder:
         self._onnx: OnnxQueries | None = None
         self._onnx_tried = False
         self.cache: EmbeddingCache | None = None
+        self.cache_root: Path | None = None  # the vector cache opens here once the model's precision is known
+        self.precision = ""  # "fp32" or "bf16", set when the model loads
+        self.probe: Bf16Probe | None = None  # the measurement that chose the precision under embed.dtype=auto
         self.encode_seconds = 0.0  # time inside the model's forward passes (rag bench reports it)
 
     @property
@@ -59,6 +63,8 @@ class Embedder:
         with self._lock:
             if self._model is None:
                 self._model = self._load()
+                if self.cache_root is not None:  # vectors of the two precisions differ slightly: never mixed
+                    self.cache = EmbeddingCache(self.cache_root, f"{self.name}-{self.max_tokens}-{self.precision}")
         return self._model
 
     def _load(self) -> SentenceTransformer:
@@ -76,9 +82,12 @@ class Embedder:
                 f"cannot load embedding model {self.name!r} ({exc}); give a local path, or allow downloads with HF_HUB_OFFLINE=0"
             ) from None
         model.max_seq_length = min(self.max_tokens, model.max_seq_length or self.max_tokens)
-        if uses_bf16(self.dtype, AUTO_BF16):
+        if self.dtype == "auto":
+            self.probe = bf16_pays(model, self.name, self.max_tokens)
+        self.precision = "bf16" if self.dtype == "bf16" or (self.probe is not None and self.probe.bf16) else "fp32"
+        if self.precision == "bf16":
             model.to(torch.bfloat16)
-        log.info("embedding model %s loaded from %s", self.name, path)
+        log.info("embedding model %s loaded from %s (%s)", self.name, path, self.precision)
         return model
 
     @property
@@ -114,6 +123,7 @@ class Embedder:
     def encode(self, texts: list[str], use_cache: bool = True) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        model = self.model  # loading it opens the vector cache of its precision
         cache = self.cache if use_cache else None
         cached = cache.get_many(texts) if cache else {}
         missing = [i for i in range(len(texts)) if i not in cached]
@@ -124,11 +134,11 @@ class Embedder:
             todo = [texts[i] for i in missing]
             started = time.perf_counter()
             # sentence-transformers sorts each call by length, so batches hold texts of similar size
-            vectors = self.model.encode(
+            vectors = model.encode(
                 todo, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True
             )
             self.encode_seconds += time.perf_counter() - started
-            vectors = np.asarray(vectors, dtype=np.float32)
+            vectors = unit_rows(np.asarray(vectors, dtype=np.float32))  # a bf16 model normalises in bf16: to 1e-2
             out[missing] = vectors
             if cache:
                 cache.put_many(todo, vectors)
@@ -159,6 +169,11 @@ class Embedder:
                 self._onnx = onnx_queries(model, self.name, self.max_tokens, self.threads)
                 self._onnx_tried = True
         return self._onnx
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1.0)
 
 
 class OnnxQueries:
@@ -250,14 +265,10 @@ def _export_onnx(model: SentenceTransformer, inputs: list[str], path: Path) -> N
     os.replace(tmp, path)  # another process may export the same model at the same time: last one wins whole
 
 
-AUTO_BF16 = False  # set from measurements in docs/benchmarks.md
-
-
 @lru_cache(maxsize=4)
 def embedder_for(name: str, max_tokens: int, batch_size: int, dtype: str, threads: int, cache: bool = True,
                  query_onnx: bool = True) -> Embedder:
     embedder = Embedder(name, max_tokens, batch_size, dtype, threads, query_onnx)
     if cache:
-        key = f"{name}-{max_tokens}-{'bf16' if uses_bf16(dtype, AUTO_BF16) else 'fp32'}"
-        embedder.cache = EmbeddingCache(default_cache_dir() / "embeddings", key)
+        embedder.cache_root = default_cache_dir() / "embeddings"
     return embedder
