@@ -238,6 +238,31 @@ def test_an_int8_model_computes_like_its_fp32_weights_and_loads_back_the_same(tm
         assert torch.equal(again(ids).logits, int8)
 
 
+@pytest.mark.parametrize("tied", [False, True])  # tied: the int8 output layer keeps its own copy (the 0.5B)
+def test_the_embedding_table_is_held_in_int8_and_reads_like_the_float_one(tied: bool) -> None:
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from rag.llm.int8 import compute_in_int8, embeddings_in_int8
+
+    torch.manual_seed(0)
+    config = Qwen2Config(vocab_size=20000, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, tie_word_embeddings=tied)
+    model = Qwen2ForCausalLM(config).eval()
+    ids = torch.randint(0, 20000, (1, 24))
+    with torch.inference_mode():
+        compute_in_int8(model)
+        table = model.model.embed_tokens.weight.detach().clone()
+        before = model(ids).logits
+        embeddings_in_int8(model)
+        after = model(ids).logits
+    held = model.get_input_embeddings()
+    assert type(held).__name__ == "Int8Embedding" and held.int8.dtype == torch.int8  # a quarter of the float32 bytes
+    rows = held(ids[0])
+    assert ((rows - table[ids[0]]).abs() <= held.scale[ids[0], None] / 2 + 1e-7).all()  # within half a step per row
+    assert torch.nn.functional.cosine_similarity(after.flatten(), before.flatten(), dim=0) > 0.999
+
+
 @pytest.mark.slow
 def test_llamacpp_counts_tokens_with_the_models_own_tokenizer() -> None:
     from rag.llm.factory import load_generator

@@ -51,3 +51,21 @@ class Int8Linear(torch.nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, int8"
+
+
+class Int8Embedding(torch.nn.Module):
+    """A token embedding table in int8 with one scale per row: a quarter of its float32 size (the 1.5B's table is
+    0.93 GB in float32), looked-up rows turned back to float32. Rows are read one token at a time, so the int8
+    error per row (a 127th of the row's largest value) is what a quantised linear layer's weights carry too."""
+
+    def __init__(self, int8: torch.Tensor, scale: torch.Tensor):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = int8.shape
+        self.register_buffer("int8", int8)
+        self.register_buffer("scale", scale)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.int8[ids].to(torch.float32) * self.scale[ids].unsqueeze(-1)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}, int8"

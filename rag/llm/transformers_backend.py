@@ -9,7 +9,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rag.core.errors import ModelError
-from rag.llm.int8 import INT8_FILE, compute_in_int8, int8_writing_available, load_int8, save_int8, write_in_int8
+from rag.llm.int8 import (
+    INT8_FILE,
+    compute_in_int8,
+    embeddings_in_int8,
+    int8_writing_available,
+    load_int8,
+    release_freed_memory,
+    save_int8,
+    write_in_int8,
+)
 from rag.llm.protocol import Message
 from rag.llm.streams import STREAM_THREAD
 from rag.llm.tokens import TRANSFORMERS, TokenCounter, converted_once, gguf_tokenizer
@@ -87,6 +96,9 @@ class Transformers:
                 writes_int8 = self.int8_writing and bf16 and int8_writing_available()
                 if writes_int8:  # after saving: the saved copy stays plain
                     write_in_int8(self._model)
+                if kind == "int8":
+                    embeddings_in_int8(self._model)
+                release_freed_memory()
                 log.info("loaded %s with transformers (%s%s)", self.model_name, kind,
                          ", writes with int8 weights" if writes_int8 else "")
         return self._model, self._tokenizer
