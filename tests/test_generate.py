@@ -379,3 +379,30 @@ def test_a_figure_from_prose_is_not_taken_for_another_rows() -> None:
                      "Format: %P | Explanation: multiple of pi")
     question = "What ISO week date does Friday 1 January 2021 have?"
     assert misattributed("It is 2020-W53-5 [1].", hits, question) == ""
+
+
+def test_a_model_that_only_points_at_a_passage_is_answered_with_that_passages_sentence(tmp_path, make_rag) -> None:  # noqa: ANN001
+    from tests.fake_openai import fake_openai
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "plant.md").write_text("# Plant\n\nThe plant was built in 2019. It produces 4,000 litres of potable water per day.\n")
+    (docs / "ferry.md").write_text("# Ferry\n\nThe ferry calls on Thursdays. It leaves the harbour at 14:30.\n")
+    with fake_openai(lambda body: ["[1]"]) as llm:  # a small model's habit: the passage number, not what it says
+        rag = make_rag(**{"generate.backend": "openai", "generate.base_url": llm.url, "generate.model": "any",
+                          "rerank.method": "none"})
+        rag.ingest(docs, progress=False)
+        answer = rag.ask("How many litres of potable water does the plant produce per day?")
+    assert len([s for s in llm.seen if s["path"].endswith("/chat/completions")]) == 2  # asked once more for a sentence
+    assert not answer.abstained and answer.text == '"The plant was built in 2019. It produces 4,000 litres of potable water per day." [1]'
+    assert [c.source for c in answer.citations] == ["docs/plant.md"]
+
+
+def test_an_answer_that_says_the_question_back_is_cited_by_the_value_it_adds() -> None:
+    text = "Editing keys. ^B move back a character. ^W delete previous word. ^U delete the whole line."
+    hits = [Hit(Chunk(id="g:0", doc_id="g", text=text, source="gnuplot.pdf", page_start=3, page_end=3), 1.0, "fused")]
+    question = "In gnuplot's built-in command-line editor, which key deletes the previous word?"
+    answer = "In gnuplot's built-in command-line editor, the key that deletes the previous word is ^W."
+    assert cite(answer, hits) == []  # most of its words are the question's, which the passage does not hold
+    (citation,) = cite(answer, hits, question=question)
+    assert citation.quote == "^W delete previous word."

@@ -4,6 +4,7 @@ still in the prompt? Prints one JSON line per setting.
 
     python benchmarks/probes/evidence_kept.py sample_docs/questions.jsonl --docs sample_docs
     python benchmarks/probes/evidence_kept.py ../shared/data/docs_qa -o generate.evidence_share=0.4
+    python benchmarks/probes/evidence_kept.py benchmarks/dev_answers/questions.jsonl --index /tmp/devidx  # already ingested
 """
 
 import argparse
@@ -24,8 +25,8 @@ SETTINGS = {
     "default": {},
     "share 0.4": {"generate.evidence_share": "0.4"},
     "share 0.5": {"generate.evidence_share": "0.5"},
-    "floor 400": {"generate.evidence_tokens": "400"},
-    "floor 400, share 0.4": {"generate.evidence_tokens": "400", "generate.evidence_share": "0.4"},
+    "floor 600": {"generate.evidence_tokens": "600"},
+    "floor 700": {"generate.evidence_tokens": "700"},
 }
 
 
@@ -33,19 +34,25 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("dataset")
     parser.add_argument("--docs", help="folder to ingest for a page-question set")
+    parser.add_argument("--index", help="an index already holding the documents (nothing is ingested)")
+    parser.add_argument("--setting", action="append", help="only these of the settings compared (default: all)")
     parser.add_argument("-o", action="append", default=[])
     args = parser.parse_args()
     base = load_config(None, dict(o.split("=", 1) for o in args.o), environ={})
     data = load_dataset(args.dataset)
     count = TokenCounter(lambda: gguf_tokenizer(resolve_gguf(base.generate.model)))
     count.ready.wait(300)
-    with tempfile.TemporaryDirectory() as tmp, Rag.open(Path(tmp) / "index", base) as rag:
-        if data.kind == "pages":
+    with tempfile.TemporaryDirectory() as tmp, Rag.open(args.index or Path(tmp) / "index", base) as rag:
+        if args.index:
+            pass
+        elif data.kind == "pages":
             rag.ingest(args.docs, progress=False)
         else:
             rag.add_prepared(prepared_documents(data, rag.config, rag.embedder.count_tokens), progress=False)
         questions = [q for q in data.queries if q.answerable and q.answer]
         for name, overrides in SETTINGS.items():
+            if args.setting and name not in args.setting:
+                continue
             view = rag.with_options(overrides)
             kept, found, tokens = 0, 0, []
             for q in questions:

@@ -24,7 +24,7 @@ from rag.answer.checks import (
     without_decision,
 )
 from rag.answer.citations import cite, grounds
-from rag.answer.evidence import Evidence, compress, evidence_budget, fit_passages, whole
+from rag.answer.evidence import Evidence, compress, evidence_budget, fit_passages, pointed_sentence, whole
 from rag.answer.prompt import (
     HEADER_TOKENS,
     Prompt,
@@ -35,7 +35,7 @@ from rag.answer.prompt import (
     prompt_overhead,
     rewrite_messages,
 )
-from rag.answer.reply import answer_start, has_words, is_abstention
+from rag.answer.reply import answer_start, cited_numbers, has_words, is_abstention
 from rag.answer.subjects import not_mentioned, unknown_subjects
 from rag.core.config import GenerateConfig
 from rag.core.errors import RagError
@@ -82,6 +82,7 @@ class Answerer:
         prompt, trimmed, budget = self.compose(question, hits, count)
         timings["evidence"] = time.perf_counter() - t0
         parts: list[str] = []
+        replies: list[str] = []  # what each try said while nothing of it could be shown
         retried = False
         if ahead := generator.ahead():
             yield Waiting(ahead)
@@ -102,6 +103,7 @@ class Answerer:
                         timings["first_token"] = time.perf_counter() - t0
                         parts.append(shown)
                         yield Token(shown)
+                replies.append("".join(held))
                 if parts or retried:
                     break
                 log.info("the model answered only %r; asking again for a sentence", "".join(held))
@@ -109,6 +111,13 @@ class Answerer:
         except RagError as exc:
             yield Failed(str(exc))
             return
+        pointed = next((sorted(n) for r in reversed(replies) if (n := cited_numbers(r, prompt.passages))), [])
+        if not parts and pointed and (quote := pointed_sentence(question, prompt.passages[pointed[0] - 1], self.sentences)):
+            # asked twice, the model only pointed at a passage ("[2]"): its sentence nearest the question, quoted
+            log.info("the model only pointed at passage %d; quoting its sentence nearest the question", pointed[0])
+            parts.append(f'"{quote}" [{pointed[0]}]')
+            timings["first_token"] = time.perf_counter() - t0
+            yield Token(parts[-1])
         text = "".join(parts).strip()
         timings["total"] = time.perf_counter() - t0
         abstained = is_abstention(text, g.abstain_text)
@@ -143,7 +152,7 @@ class Answerer:
         withheld = ""
         citations: tuple[Citation, ...] = ()
         if not reason:
-            citations = () if abstained else tuple(cite(text, prompt.passages))
+            citations = () if abstained else tuple(cite(text, prompt.passages, question=question))
             if decided and not citations and ground is not None:
                 text = f'{text.rstrip()} "{ground.quote}" [{ground.n}]'  # a bare decision, shown with what it rests on
                 citations = (ground,)

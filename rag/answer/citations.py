@@ -28,11 +28,15 @@ def _citation(n: int, hit: Hit, terms: set[str]) -> Citation:
     return Citation(n, c.id, c.source, c.page_start, c.char_start + start, c.char_start + end, quote, hit.score)
 
 
-def cite(answer: str, passages: list[Hit], min_overlap: float = 0.34) -> list[Citation]:
-    """Citations for an answer: its ``[n]`` markers, plus lexical attribution of unmarked sentences."""
+def cite(answer: str, passages: list[Hit], min_overlap: float = 0.34, question: str = "") -> list[Citation]:
+    """Citations for an answer: its ``[n]`` markers, plus lexical attribution of unmarked sentences. An answer that
+    says the question back with its value ("the key that deletes the previous word is ^W") is attributed by what
+    it adds to the question: the passage states the value ("^W delete previous word"), not the question's words."""
+    asked = set(tokenize(question))
     found: dict[int, set[str]] = {}
     for sentence in split_sentences(answer) or [answer]:
         terms = set(tokenize(MARKER.sub("", sentence)))
+        terms = (terms - asked) or terms
         numbers = cited_numbers(sentence, passages)
         if not numbers and terms:
             scored = [(_best_sentence(h, terms)[3], i + 1) for i, h in enumerate(passages)]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.core.analyzer import tokenize
 from rag.core.types import Hit
 from rag.retrieval.sentence_scores import SentenceIndex, sentence_spans
 
@@ -122,8 +123,11 @@ def compress(
         a, b = per_hit[i][j]
         if j > 0 and _ANAPHOR.match(hits[i].chunk.text[a:b]):
             wanted.insert(0, (i, j - 1))
-        if j + 1 < len(per_hit[i]) and hits[i].chunk.text[a:b].rstrip().endswith(":"):
-            wanted.append((i, j + 1))  # a label ("Default value:", a table header) is read with what follows
+        if j + 1 < len(per_hit[i]) and (hits[i].chunk.text[a:b].rstrip().endswith(":")
+                                         or _ANAPHOR.match(hits[i].chunk.text[slice(*per_hit[i][j + 1])])):
+            # a label ("Default value:", a table header) is read with what follows, and so is a sentence that the
+            # next one goes on about ("Five fonts are provided. These are tiny (5x8), small (6x12) ...")
+            wanted.append((i, j + 1))
         cost = sum(count(hits[i].chunk.text[slice(*per_hit[p][s])]) for p, s in wanted if (p, s) not in chosen)
         if used + cost > budget_tokens and chosen:
             continue
@@ -146,6 +150,22 @@ def compress(
             spans.append((a, b))
         out.append(Evidence(hit, " ".join(parts), tuple(spans)))
     return out
+
+
+def pointed_sentence(question: str, hit: Hit, sentences: SentenceIndex) -> str:
+    """The sentence of ``hit`` nearest the question that adds at least two words to it (with the one before, when it
+    opens with "It", "These", ...): what a reply that only pointed at this passage ("[2]", asked twice) is taken
+    to mean, shown as a quote. "" when none does."""
+    ((sents, scores),) = sentences.scores(question, [hit])
+    asked = set(tokenize(question))
+    for j in np.argsort(-scores, kind="stable"):
+        text = " ".join(hit.chunk.text[slice(*sents.spans[j])].split())
+        if len(set(tokenize(text)) - asked) >= 2 and not is_injection(text):
+            if j > 0 and _ANAPHOR.match(text):  # "It produces ...": with the sentence that says what "it" is
+                a = sents.spans[j - 1][0]
+                text = " ".join(hit.chunk.text[a : sents.spans[j][1]].split())
+            return text
+    return ""
 
 
 def _heading_before(text: str, spans: list[tuple[int, int]], j: int) -> int | None:
