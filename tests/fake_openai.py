@@ -87,15 +87,15 @@ def fake_openai(reply: Callable[[dict], list[str]], delay: float = 0.0) -> Itera
 
 @contextmanager
 def app_over_fake(make_rag: Callable[..., Any], docs: Path, reply: Callable[[dict], list[str]],
-                  delay: float = 0.0) -> Iterator[tuple[FakeServer, str]]:
+                  delay: float = 0.0, **options: str) -> Iterator[tuple[FakeServer, str]]:
     """The app serving an index of ``docs`` whose language model is a fake server answering with ``reply``: the
-    server and the app's URL."""
+    server and the app's URL. ``options`` are further settings ("ui.username": ...)."""
     from tests.conftest import free_port
     from ui.app import serve
 
     with fake_openai(reply, delay=delay) as llm:
         rag = make_rag(**{"generate.backend": "openai", "generate.base_url": llm.url, "generate.model": "any",
-                          "ui.port": str(free_port())})
+                          "ui.port": str(free_port()), **options})
         rag.ingest(docs, progress=False)
         app, url = serve(rag, block=False)
         try:

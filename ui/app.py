@@ -17,6 +17,7 @@ import gradio as gr  # noqa: E402
 
 from rag.core.errors import RagError  # noqa: E402
 from rag.pipeline import Rag  # noqa: E402
+from ui.api import add_api_routes  # noqa: E402
 from ui.browser_state import browser_secret, new_chat, restore_chat  # noqa: E402
 from ui.chat import EXAMPLES, chat_tab  # noqa: E402
 from ui.collections import Collections  # noqa: E402
@@ -132,6 +133,7 @@ def serve(served: Rag | Sequence[Rag], block: bool = True, no_auth: bool = False
     except OSError as exc:  # most often the port is taken, e.g. by another `rag serve`
         raise RagError(f"cannot serve on {ui.host}:{ui.port}: {exc} (choose another with --port)") from None
     add_document_route(server, [(r.documents, Path(r.config.index.path)) for r in rags])  # by id, never by path
+    add_api_routes(server, collections.rags)
     where = ", ".join(f"{name}: {r.config.index.path}" for name, r in collections.rags.items())
     print(f"situated-rag: serving on http://{ui.host}:{ui.port} ({'collections ' if len(rags) > 1 else 'index '}{where})",
           flush=True)

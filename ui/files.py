@@ -17,6 +17,8 @@ from typing import Any
 from fastapi import HTTPException, Request  # FastAPI reads the route's annotations: these must be module names
 from fastapi.responses import FileResponse
 
+from ui.access import logged_in
+
 PDF_POLICY = "default-src 'none'; object-src 'none'; script-src 'none'; frame-ancestors 'self'"
 
 
@@ -45,15 +47,8 @@ def servable(documents: list[Any], doc_id: str, index_folder: Path) -> Path | No
 def add_document_route(server: Any, indexes: Sequence[tuple[Callable[[], list[Any]], Path]]) -> None:
     """Register ``/document/{doc_id}?c=slot`` on Gradio's FastAPI app; ``indexes`` holds, per collection in order,
     a call listing its documents and its index folder."""
-    def logged_in(request: Request) -> bool:
-        if server.auth is None and getattr(server, "auth_dependency", None) is None:
-            return True
-        token = request.cookies.get(f"access-token-{server.cookie_id}") or request.cookies.get(
-            f"access-token-unsecure-{server.cookie_id}")
-        return server.tokens.get(token) is not None
-
     def document(doc_id: str, request: Request, c: int = 0) -> FileResponse:
-        if not logged_in(request):
+        if not logged_in(server, request):
             raise HTTPException(status_code=401, detail="Not authenticated")
         if not 0 <= c < len(indexes):
             raise HTTPException(status_code=404, detail="no such collection")
