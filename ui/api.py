@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import HTTPException, Request  # FastAPI reads the route's annotations: these must be module names
 from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from rag.core.errors import RagError
 from rag.core.types import Answer, AnswerDone, Citation, Failed, Hit, Token
@@ -92,8 +93,8 @@ def add_api_routes(server: Any, rags: Mapping[str, Any]) -> None:
             raise HTTPException(status_code=400, detail="query must be a non-empty string")
         if not isinstance(k, int) or not 1 <= k <= 100:
             raise HTTPException(status_code=400, detail="k must be a whole number from 1 to 100")
-        try:
-            hits = rag.search(query, k, body.get("filters"))
+        try:  # in a worker thread, as every blocking call here: the page shares this event loop
+            hits = await run_in_threadpool(rag.search, query, k, body.get("filters"))
         except RagError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from None
         return {"query": query, "hits": [hit_json(h) for h in hits]}
@@ -104,11 +105,11 @@ def add_api_routes(server: Any, rags: Mapping[str, Any]) -> None:
         question, history = question_and_history(body.get("messages"))
         reply_id, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
         if body.get("stream"):
-            events = rag.stream(question, history)
+            events = rag.stream(question, history)  # Starlette reads a plain generator in a worker thread
             return StreamingResponse(_sse(events, reply_id, created, name), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-store"})
         try:
-            answer = rag.ask(question, history)
+            answer = await run_in_threadpool(rag.ask, question, history)
         except RagError as exc:
             raise HTTPException(status_code=503, detail=str(exc)) from None
         final = final_json(answer)
