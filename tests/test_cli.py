@@ -84,6 +84,10 @@ def test_ask_prints_answer_and_sources(tmp_path: Path, capsys: pytest.CaptureFix
     out = capsys.readouterr().out
     assert out.startswith("I could not find this in the documents")
     assert "Closest passages" in out
+    assert main(["doctor", "--index", index, "--models", "-o", f"generate.model={TEST_MODEL}"]) == 0
+    embedder, generator = capsys.readouterr().out.splitlines()[-2:]
+    assert embedder.startswith("embedder: minilm in ") and "GiB resident" in embedder
+    assert generator.startswith(f"generator: {TEST_MODEL} on ") and "GiB resident (this process: " in generator
 
 
 def _serve_until_listening(indexes: list[Path], model: str) -> str:
