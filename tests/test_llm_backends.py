@@ -197,7 +197,7 @@ def test_auto_backend_picks_by_model_kind_and_cpu(tmp_path: Path) -> None:
     assert auto_backend("qwen2.5-coder-1.5b") == ("transformers" if fast_in_torch else "llamacpp")
 
 
-def test_int8_layers_quantise_a_loud_token_apart_from_the_rest() -> None:
+def test_int8_layers_quantise_each_token_with_its_own_scale() -> None:
     import torch
 
     from rag.llm.int8 import compute_in_int8

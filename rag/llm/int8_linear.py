@@ -13,38 +13,39 @@ warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor, torch\.q
 
 
 class Int8Linear(torch.nn.Module):
-    """Weights in int8 with one scale per output row; inputs quantised as they arrive, one scale per call.
+    """Weights in int8 with one scale per output row; inputs quantised as they arrive, with one scale per token.
 
-    A token far louder than the rest (the first token of a prompt carries activations 10-70x the median token's
-    in a few layers of Qwen2.5) would leave the others a handful of levels under one scale, so such tokens are
-    quantised apart. Inputs use all 8 bits where VNNI accumulates without saturating (``reduce_range`` False);
-    elsewhere fbgemm's AVX2 path needs 7."""
-
-    LOUD = 4.0  # a token whose largest input exceeds this many times the median token's is quantised apart
+    fbgemm quantises its input with one scale for the whole call. Tokens differ in loudness by orders of magnitude
+    (the first token of a prompt carries activations 10-70x the median token's in a few layers of Qwen2.5), and
+    under one scale the quiet ones keep a handful of levels. So each token is scaled to the same peak before the
+    product and scaled back after it, which is exact for a linear map: on a 600-token prompt the 1.5B's next-token
+    choices then agree with its float32 weights for 94% of positions instead of 85% (docs/benchmarks.md). Inputs
+    use all 8 bits where VNNI accumulates without saturating (``reduce_range`` False); elsewhere fbgemm's AVX2
+    path needs 7."""
 
     def __init__(self, int8: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None, reduce_range: bool | None = None):
         super().__init__()
         self.out_features, self.in_features = int8.shape
         zeros = torch.zeros(self.out_features, dtype=torch.long)
         weight = torch._make_per_channel_quantized_tensor(int8, scale.double(), zeros, 0)
-        self.packed = torch.ops.quantized.linear_prepack(weight, bias)  # fbgemm's blocked layout
+        self.packed = torch.ops.quantized.linear_prepack(weight, None)  # fbgemm's blocked layout
+        self.bias = None if bias is None else bias.float()  # added after the product is scaled back
         self.reduce_range = not int8_supported() if reduce_range is None else reduce_range
 
     def weight_scale_bias(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        weight, bias = torch.ops.quantized.linear_unpack(self.packed)
-        return weight.int_repr(), weight.q_per_channel_scales().float(), bias
+        weight, _ = torch.ops.quantized.linear_unpack(self.packed)
+        return weight.int_repr(), weight.q_per_channel_scales().float(), self.bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.reshape(-1, self.in_features)
-        if flat.shape[0] > 2:
-            peaks = flat.abs().amax(dim=1)
-            loud = peaks > self.LOUD * peaks.median()
-            if loud.any():
-                y = flat.new_empty(flat.shape[0], self.out_features)
-                y[loud] = self._mm(flat[loud])
-                y[~loud] = self._mm(flat[~loud])
-                return y.reshape(*x.shape[:-1], self.out_features)
-        return self._mm(flat).reshape(*x.shape[:-1], self.out_features)
+        if flat.shape[0] > 1:  # one token (writing) has a scale of its own already
+            peak = flat.abs().amax(dim=1, keepdim=True).clamp_(min=1e-12)
+            y = self._mm(flat / peak).mul_(peak)
+        else:
+            y = self._mm(flat)
+        if self.bias is not None:
+            y = y.add_(self.bias)
+        return y.reshape(*x.shape[:-1], self.out_features)
 
     def _mm(self, x: torch.Tensor) -> torch.Tensor:
         return torch.ops.quantized.linear_dynamic(x, self.packed, reduce_range=self.reduce_range)
