@@ -1,6 +1,6 @@
 """How often the evidence the model reads still holds the answer: no model runs, only retrieval, compression and
 the model's own tokenizer. For every answerable question whose gold answer is in the retrieved passages, is it
-still in the prompt? Prints one JSON line per setting.
+still in the prompt? Prints one JSON line per setting (``--out FILE.json``: also writes them with the run's meta).
 
     python benchmarks/probes/evidence_kept.py sample_docs/questions.jsonl --docs sample_docs
     python benchmarks/probes/evidence_kept.py ../shared/data/docs_qa -o generate.evidence_share=0.4
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rag.core.config import load_config
 from rag.eval.datasets import load_dataset, prepared_documents
+from rag.eval.meta import run_meta
 from rag.eval.metrics import contains_answer
 from rag.llm.tokens import TokenCounter, gguf_tokenizer
 from rag.models.packaged import resolve_gguf
@@ -25,7 +26,7 @@ SETTINGS = {
     "default": {},
     "share 0.4": {"generate.evidence_share": "0.4"},
     "share 0.5": {"generate.evidence_share": "0.5"},
-    "floor 600": {"generate.evidence_tokens": "600"},
+    "floor 400": {"generate.evidence_tokens": "400"},
     "floor 700": {"generate.evidence_tokens": "700"},
 }
 
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--index", help="an index already holding the documents (nothing is ingested)")
     parser.add_argument("--setting", action="append", help="only these of the settings compared (default: all)")
     parser.add_argument("-o", action="append", default=[])
+    parser.add_argument("--out", help="write the settings' lines with the run's commit, CPU and models to this JSON file")
     args = parser.parse_args()
     base = load_config(None, dict(o.split("=", 1) for o in args.o), environ={})
     data = load_dataset(args.dataset)
@@ -50,6 +52,7 @@ def main() -> None:
         else:
             rag.add_prepared(prepared_documents(data, rag.config, rag.embedder.count_tokens), progress=False)
         questions = [q for q in data.queries if q.answerable and q.answer]
+        rows = []
         for name, overrides in SETTINGS.items():
             if args.setting and name not in args.setting:
                 continue
@@ -63,9 +66,12 @@ def main() -> None:
                 found += 1
                 kept += contains_answer(prompt.messages[-1]["content"], q.answer)
                 tokens.append(count(prompt.messages[-1]["content"]))
-            print(json.dumps({"setting": name, "questions": len(questions), "answer_in_passages": found,
-                              "answer_kept": round(kept / (found or 1), 4), "prompt_tokens_p50": statistics.median(tokens or [0])}),
-                  flush=True)
+            rows.append({"setting": name, "questions": len(questions), "answer_in_passages": found, "answer_kept_n": kept,
+                         "answer_kept": round(kept / (found or 1), 4), "prompt_tokens_p50": statistics.median(tokens or [0])})
+            print(json.dumps(rows[-1]), flush=True)
+    if args.out:
+        meta = run_meta(base, program="benchmarks/probes/evidence_kept.py")
+        Path(args.out).write_text(json.dumps({"meta": meta, "settings": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -108,7 +108,8 @@ class RerankConfig:
 
 @dataclass(frozen=True)
 class GenerateConfig:
-    # auto: transformers (bf16) for the packaged models on CPUs with AMX, llama.cpp otherwise (rag.llm.factory.auto_backend)
+    # auto: the packaged models run in transformers on CPUs with AMX (bf16) or AVX512-VNNI (int8 layers), in llama.cpp
+    # otherwise (rag.llm.factory.auto_backend)
     backend: str = "auto"  # auto | llamacpp | openai (Ollama, llama-server, vLLM) | transformers
     model: str = "qwen2.5-coder-1.5b"  # llamacpp: packaged name or .gguf path; openai: model name; transformers: path or id
     base_url: str = ""  # openai backend, e.g. http://127.0.0.1:11434/v1

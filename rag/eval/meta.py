@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_meta(config: Config, argv: list[str] | None = None, program: str = "rag") -> dict[str, Any]:
     return {
         "commit": _git("rev-parse", "HEAD"),
-        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        # results a run writes are not code: a second run beside a first one's output is still clean
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results")),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": " ".join([program, *(sys.argv[1:] if argv is None else argv)]),
         "cpu": {"model": cpu_model(), "cores": os.cpu_count(), "flags": speed_flags()},
