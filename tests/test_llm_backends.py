@@ -193,8 +193,10 @@ def test_auto_backend_picks_by_model_kind_and_cpu(tmp_path: Path) -> None:
 
     assert auto_backend(str(tmp_path / "my-model.gguf")) == "llamacpp"  # transformers reads only some GGUF architectures
     assert auto_backend(str(tmp_path / "my-model-folder")) == "transformers"
-    fast_in_torch = amx_supported() or (int8_supported() and generator_dtype("auto") == "int8")
+    fast_in_torch = amx_supported() or int8_supported()
     assert auto_backend("qwen2.5-coder-1.5b") == ("transformers" if fast_in_torch else "llamacpp")
+    # bf16 only on AMX tiles: AVX512-BF16 alone reads prompts slower than int8 layers, and than fp32
+    assert generator_dtype("auto") == ("bf16" if amx_supported() else "int8" if int8_supported() else "fp32")
 
 
 def test_int8_layers_quantise_each_token_with_its_own_scale() -> None:

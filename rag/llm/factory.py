@@ -14,7 +14,7 @@ from rag.llm.openai_compat import OpenAICompatible
 from rag.llm.protocol import Generator
 from rag.llm.queue import Queued
 from rag.llm.transformers_backend import Transformers
-from rag.models.cpu import amx_supported, generator_dtype
+from rag.models.cpu import generator_dtype
 from rag.models.packaged import PACKAGE_HINT, default_cache_dir, resolve_gguf
 
 BACKENDS = ("auto", "llamacpp", "openai", "transformers")
@@ -60,7 +60,7 @@ def auto_backend(model: str) -> str:
     to transformers."""
 
     if model in PACKAGE_HINT:
-        return "transformers" if amx_supported() or generator_dtype("auto") == "int8" else "llamacpp"
+        return "transformers" if generator_dtype("auto") in ("bf16", "int8") else "llamacpp"
     return "llamacpp" if model.endswith(".gguf") else "transformers"
 
 
