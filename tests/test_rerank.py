@@ -57,6 +57,35 @@ def test_maxsim_orders_relevant_first_and_names_the_sentence(sample_rag) -> None
     assert "membrane filters" in sentence
 
 
+@pytest.mark.parametrize("ahead", [True, False])
+def test_ingestion_embeds_the_sentences_the_reranker_asks_for(tmp_path: Path, ahead: bool) -> None:
+    """With rerank.sentences_at_ingest, a search's first meeting with a passage finds its sentence vectors in the
+    embedder's vector cache; without, the search embeds them then."""
+    import uuid
+
+    from rag.core.sentences import sentence_texts
+    from rag.pipeline import Rag
+
+    from .conftest import make_config
+
+    tag = uuid.uuid4().hex[:8]  # sentences no earlier run has embedded into the shared vector cache
+    relevant = RELEVANT.replace("ninety days", f"ninety days (form {tag})")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "plant.md").write_text(f"# Plant {tag}\n\n{relevant} The spare filters are kept in store B.\n\n{IRRELEVANT}\n")
+    with Rag.open(config=make_config(tmp_path / "index", **{"rerank.sentences_at_ingest": str(ahead).lower()})) as rag:
+        rag.ingest(docs, progress=False)
+        cache = rag.embedder.cache
+        sentences = [s for c in rag.index.iter_chunks() for s in sentence_texts(c.text)]
+        assert relevant in sentences
+        found = cache.get_many(sentences)
+        assert (sentences.index(relevant) in found) is ahead
+        if ahead:
+            assert len(found) == len(sentences)
+        assert "membrane filters" in rag.search(QUERY, 3)[0].chunk.text
+        assert sentences.index(relevant) in cache.get_many(sentences)  # the reranker's own, by the same cut
+
+
 @pytest.mark.slow
 def test_llm_listwise_orders_relevant_first(sample_rag) -> None:  # noqa: ANN001
     reranker = LlmReranker(lambda m: sample_rag.generator.complete(m, max_tokens=12), mix=1.0)

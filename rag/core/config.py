@@ -102,6 +102,9 @@ class RerankConfig:
     feedback: int = 3  # prf: top candidates that enrich the query
     weight: float = 0.3  # prf: weight of their centroid
     lexical: float = 0.3  # maxsim: weight of term overlap beside sentence cosine
+    # embed every passage's sentences when ingesting, into the embedder's vector cache (embed.cache), so no query
+    # waits for them: maxsim and evidence compression then only look them up (docs/benchmarks.md: the cost both ways)
+    sentences_at_ingest: bool = True
     window: int = 10  # llm: candidates the model reads
     model: str = ""  # cross-encoder: local folder or Hub id
 

@@ -71,6 +71,11 @@ def split_sentences(text: str, max_chars: int = 400) -> list[str]:
     return out
 
 
+def sentence_texts(text: str) -> list[str]:
+    """The sentences of ``text`` as the reranker embeds them (ingestion embeds the same strings ahead of time)."""
+    return [text[a:b] for a, b in sentence_spans(text)]
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """``(start, end)`` of each sentence in ``text``; the whole text when it has no sentence of its own."""
     spans, cursor = [], 0

@@ -28,7 +28,7 @@ from rag.core.errors import IngestError
 from rag.core.progress import Progress, Report, reporter, silent
 from rag.core.types import Chunk, FileResult
 from rag.indexing.corpus import CorpusMetadata
-from rag.indexing.vectors import chunk_vectors
+from rag.indexing.vectors import chunk_vectors, embed_sentences
 from rag.models.embedder import Embedder
 from rag.retrieval.acronyms import CorpusAcronyms
 from rag.store.index import DocRecord, Index
@@ -189,7 +189,10 @@ class IngestionJob:
 
     def _vectors(self, chunks: list[Chunk], report: Report) -> list[np.ndarray]:
         c = self.config
-        return chunk_vectors(chunks, self.embedder, c.context.mode, c.context.alpha, c.embed.window_overlap, report)
+        vectors = chunk_vectors(chunks, self.embedder, c.context.mode, c.context.alpha, c.embed.window_overlap, report)
+        if c.rerank.sentences_at_ingest:
+            embed_sentences(chunks, self.embedder, report)
+        return vectors
 
     def _write(self, pending: list[_Pending], report: Report) -> list[FileResult]:
         if not pending:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from rag.core.progress import Report, silent
+from rag.core.sentences import sentence_texts
 from rag.core.types import Chunk
 from rag.models.embedder import Embedder
 
@@ -34,6 +35,7 @@ def window_texts(chunk: Chunk, embedder: Embedder, with_context: bool, overlap: 
 
 
 EMBEDDING = "embedding passages"
+EMBEDDING_SENTENCES = "embedding sentences"
 
 
 def chunk_vectors(
@@ -64,6 +66,19 @@ def chunk_vectors(
         rows = np.stack([alpha * p[min(j, len(p) - 1)] + (1 - alpha) * s[j] for j in range(len(s))])
         out.append(_normalize(rows))
     return out
+
+
+def embed_sentences(chunks: list[Chunk], embedder: Embedder, report: Report = silent) -> None:
+    """Embeds the chunks' sentences into the embedder's vector cache, where the reranker finds them (the vectors
+    are not kept here: a large folder would hold them all in memory)."""
+    if not chunks or (embedder.model and embedder.cache is None):  # only a cache makes them last; without one
+        return  # the reranker embeds them when asked
+    texts = sorted({s for c in chunks for s in sentence_texts(c.text)})
+    block = max(16 * embedder.batch_size, 256)
+    for at in range(0, len(texts), block):
+        report(EMBEDDING_SENTENCES, at, len(texts))
+        embedder.encode(texts[at : at + block])
+    report(EMBEDDING_SENTENCES, len(texts), len(texts))
 
 
 def _encode_groups(groups: list[list[str]], embedder: Embedder, report: Report) -> list[np.ndarray]:

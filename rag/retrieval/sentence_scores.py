@@ -3,6 +3,8 @@
 
 A passage is split and its sentences embedded once (LRU by chunk id and content); scoring a warm passage is
 a matrix product plus term overlap: ``cosine(sentence, question) + lexical * |shared terms| / |question terms|``.
+Ingestion embeds every passage's sentences ahead of time (``rerank.sentences_at_ingest``), so a passage new to
+this memo is found in the embedder's vector cache rather than embedded while a question waits.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class SentenceIndex:
             missing = {k: h.chunk.text for k, h in zip(keys, hits) if k not in self._memo}
         if missing:
             spans = {k: sentence_spans(text) for k, text in missing.items()}
-            flat = [missing[k][a:b] for k, ss in spans.items() for a, b in ss]
+            flat = [missing[k][a:b] for k, ss in spans.items() for a, b in ss]  # as sentence_texts cuts them
             vectors = self.encode(flat)
             at = 0
             with self._lock:
