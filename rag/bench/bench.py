@@ -121,7 +121,8 @@ def run_ours(corpus: str, index: str, queries: list[str], config: Config) -> dic
         "chunks": n_chunks, "files": len(report.files), "ingest_s": round(ingest_s, 2),
         "ingest_chunks_per_s": round(n_chunks / ingest_s, 2), "embedding_s_in_ingest": round(encode_s, 2),
         "share_outside_embedding": round(1 - encode_s / ingest_s, 3), "raw_embed_chunks_per_s": round(len(texts) / raw_s, 2),
-        "latency": latency, "index_mb": round(_du(Path(index)) / 2**20, 1), "peak_rss_mb": _peak_rss_mb(),
+        "latency": latency, "index_mb": round(_du(Path(index)) / 2**20, 1),
+        "vector_cache_mb": round(_du(Path(f"{index}-vectors")) / 2**20, 1), "peak_rss_mb": _peak_rss_mb(),
     }
 
 
@@ -266,8 +267,8 @@ def markdown(results: dict[str, Any]) -> str:
              f"CPU: {cpu.get('model', '?')}, {cpu.get('cores', '?')} cores ({', '.join(cpu.get('flags', []))}); "
              f"embedder in {meta.get('models', {}).get('embed_precision', '?')}.", "",
              "| chunks | system | ingest chunks/s | raw embed chunks/s | outside embedding | BM25 p50 ms | dense p50 ms | "
-             "hybrid p50 / p95 ms | hybrid+rerank p50 ms, first pass / warm | index MB | peak RSS MB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "hybrid p50 / p95 ms | hybrid+rerank p50 ms, first pass / warm | index MB | vector cache MB | peak RSS MB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in results["sizes"]:
         for system in ("ours", "langchain"):
             r = row.get(system)
@@ -278,7 +279,8 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {row['size']} | {NAMES[system]} | {r['ingest_chunks_per_s']} | "
                 f"{r.get('raw_embed_chunks_per_s', '')} | {r.get('share_outside_embedding', '')} | {lat['bm25']['p50_ms']} | "
                 f"{lat['dense']['p50_ms']} | {lat['hybrid']['p50_ms']} / {lat['hybrid']['p95_ms']} | "
-                f"{_p50(lat, 'hybrid+rerank (first pass)')} / {_p50(lat, 'hybrid+rerank')} | {r['index_mb']} | {r['peak_rss_mb']} |"
+                f"{_p50(lat, 'hybrid+rerank (first pass)')} / {_p50(lat, 'hybrid+rerank')} | {r['index_mb']} | "
+                f"{r.get('vector_cache_mb', '')} | {r['peak_rss_mb']} |"
             )
     quality = results.get("quality")
     if quality:
