@@ -317,28 +317,16 @@ def cmd_doctor(args: argparse.Namespace, config: Config) -> int:
         repaired = "; repaired (run rag ingest again to re-add removed files)" if args.repair and problems else ""
         print(f"{len(problems)} problem(s) found{repaired}"
               f"; {rag.index.count()} chunks in {len(rag.documents())} documents")
-        held = _model_memory(rag) if args.models else ("", "")
+        held = ("", "")
+        if args.models:
+            embedder_gib, generator_gib, process_gib = rag.model_memory()
+            held = (f"; holds {embedder_gib:.2f} GiB resident",
+                    f"; holds {generator_gib:.2f} GiB resident (this process: {process_gib:.2f} GiB)")
     e = config.embed
     print(f"embedder: {e.model} in {precision_note(e.dtype, e.model, e.max_tokens)}{held[0]}")
     print(f"generator: {config.generate.model} on {runtime(config.generate)} (CPU {cpu_model()}: "
           f"{', '.join(speed_flags()) or 'none of the flags the speed defaults read'}){held[1]}")
     return 1 if problems and not args.repair else 0
-
-
-def _model_memory(rag: Rag) -> tuple[str, str]:
-    """Each model loaded in turn, with the resident memory it added: what `rag serve` will hold for it."""
-    import psutil
-
-    def resident() -> float:
-        return psutil.Process().memory_info().rss / 2**30
-
-    start = resident()
-    rag.embedder.encode(["a probe"], use_cache=False)
-    embedded = resident()
-    rag.warm_up()
-    loaded = resident()
-    return (f"; holds {embedded - start:.2f} GiB resident",
-            f"; holds {loaded - embedded:.2f} GiB resident (this process: {loaded:.2f} GiB)")
 
 
 def _watch(rag: Rag, args: argparse.Namespace) -> int:

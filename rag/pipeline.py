@@ -117,6 +117,21 @@ class Rag:
         """Load the language model now rather than on the first question (``rag serve`` does, before it listens)."""
         self.generator.load()
 
+    def model_memory(self) -> tuple[float, float, float]:
+        """GiB of resident memory the embedder and the language model each add as they load in turn (what
+        ``rag serve`` holds for them: ``rag doctor --models``), and the whole process's after."""
+        import psutil
+
+        def resident() -> float:
+            return psutil.Process().memory_info().rss / 2**30
+
+        start = resident()
+        self.embedder.encode(["a probe"], use_cache=False)
+        embedded = resident()
+        self.warm_up()
+        loaded = resident()
+        return embedded - start, loaded - embedded, loaded
+
     def _job(self) -> IngestionJob:
         c = self.config
         writer = context_writer(lambda: self.generator, c.generate.n_ctx) if c.context.llm else None

@@ -71,8 +71,11 @@ def chunk_vectors(
 def embed_sentences(chunks: list[Chunk], embedder: Embedder, report: Report = silent) -> None:
     """Embeds the chunks' sentences into the embedder's vector cache, where the reranker finds them (the vectors
     are not kept here: a large folder would hold them all in memory)."""
-    if not chunks or (embedder.model and embedder.cache is None):  # only a cache makes them last; without one
-        return  # the reranker embeds them when asked
+    if not chunks:
+        return
+    embedder.model  # loading it opens the vector cache  # noqa: B018
+    if embedder.cache is None:  # only a cache makes them last; without one the reranker embeds them when asked
+        return
     texts = sorted({s for c in chunks for s in sentence_texts(c.text)})
     block = max(16 * embedder.batch_size, 256)
     for at in range(0, len(texts), block):

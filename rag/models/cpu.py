@@ -58,7 +58,7 @@ GENERATE_DTYPES = (*DTYPES, "int8")
 def generator_dtype(dtype: str) -> str:
     """The generator's weights for a setting: "auto" is bf16 where the CPU multiplies bf16 matrices in AMX tiles,
     else int8 where it computes int8 (VNNI), else fp32. AVX512-BF16 without AMX is not enough: there the 1.5B
-    read prompts at 43 tokens/s in bf16 against 135 with int8 layers (docs/benchmarks.md)."""
+    read prompts at 46 tokens/s in bf16 against 124 with int8 layers (docs/benchmarks.md)."""
     if dtype != "auto":
         return dtype
     return "bf16" if amx_supported() else "int8" if int8_supported() else "fp32"
