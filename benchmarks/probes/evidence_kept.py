@@ -27,7 +27,7 @@ SETTINGS = {
     "share 0.4": {"generate.evidence_share": "0.4"},
     "share 0.5": {"generate.evidence_share": "0.5"},
     "floor 400": {"generate.evidence_tokens": "400"},
-    "floor 700": {"generate.evidence_tokens": "700"},
+    "floor 600": {"generate.evidence_tokens": "600"},
 }
 
 
