@@ -33,8 +33,10 @@ def free_port() -> int:
 
 
 def make_config(index: Path, **overrides: str) -> Config:
+    # passages' sentences are embedded when a search first needs them, not at ingestion: most tests ingest and
+    # search a handful of passages (test_rerank checks ingestion's own embedding of them; the CLI runs defaults)
     values = {"index.path": str(index), "generate.model": TEST_MODEL, "generate.backend": TEST_BACKEND,
-              "generate.max_tokens": "96", **overrides}
+              "generate.max_tokens": "96", "rerank.sentences_at_ingest": "false", **overrides}
     return load_config(None, values, environ={})
 
 

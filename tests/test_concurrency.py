@@ -141,9 +141,10 @@ def test_eight_simultaneous_chats_get_their_own_answers(tmp_path: Path, make_rag
     for n, word in enumerate(words):
         (docs / f"crate{n}.md").write_text(f"# Crate {word}\n\nThe code word stencilled on the {word} crate is {word.upper()}.\n")
 
-    def echo(body: dict) -> list[str]:  # answers with the question it was asked, one word per piece
+    def echo(body: dict) -> list[str]:  # answers the question it was asked from its words, one word per piece
         question = body["messages"][-1]["content"].rsplit("Question:", 1)[-1].split("\n")[0].strip()
-        return [w + " " for w in f"You asked: {question}".split()] + ["[1]"]
+        word = question.split(" crate")[0].rsplit(" ", 1)[-1]
+        return [w + " " for w in f"The code word stencilled on the {word} crate is {word.upper()}.".split()] + ["[1]"]
 
     with app_over_fake(make_rag, docs, echo, delay=0.05) as (llm, url):
         client = Client(url, verbose=False)
@@ -152,7 +153,7 @@ def test_eight_simultaneous_chats_get_their_own_answers(tmp_path: Path, make_rag
     for word, (history, sources, _box) in results.items():
         content = history[-1]["content"]  # Gradio hands back structured message content
         text = content if isinstance(content, str) else " ".join(part.get("text", "") for part in content)
-        assert f"What code word is on the {word} crate?" in text and f"crate{words.index(word)}.md" in text
+        assert f"on the {word} crate is {word.upper()}" in text and f"crate{words.index(word)}.md" in text
         assert f"crate{words.index(word)}.md" in sources.split('id="source-2"')[0]  # its own document is the top source
     assert len([s for s in llm.seen if s.get("stream")]) == 8
     assert llm.most_in_flight == 1  # the model served one chat at a time; the others waited in line

@@ -45,6 +45,15 @@ def test_marked_and_unmarked_sentences_get_citations_with_spans() -> None:
     assert cite("Penguins enjoy jazz music on Sundays.", hits) == []  # no support, no citation
 
 
+def test_an_answer_that_says_the_question_back_is_cited_where_its_words_are() -> None:
+    # what it adds to the question ("stencilled") is in every crate's passage: its other words pick the amber one
+    crates = [f"The code word stencilled on the {w} crate is {w.upper()}." for w in ("garnet", "amber", "heron")]
+    hits = [Hit(Chunk(id=f"c{i}:0", doc_id=f"c{i}", text=t, source=f"crate{i}.md"), 1.0 - i / 10, "fused")
+            for i, t in enumerate(crates)]
+    answer = "The code word stencilled on the amber crate is AMBER."
+    assert [c.n for c in cite(answer, hits, question="What code word is on the amber crate?")] == [2]
+
+
 def test_invented_numbers_are_unsupported() -> None:
     hits = _hits()
     assert unsupported("The ferry leaves at 14:30 [2].", hits) == ""

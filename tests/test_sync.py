@@ -153,11 +153,12 @@ def test_deleting_an_upload_deletes_its_file(tmp_path: Path, make_rag) -> None: 
 def test_an_ingest_reports_its_progress_step_by_step_to_the_caller(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
     docs = _corpus(tmp_path / "docs")
     seen: list[tuple[str, int, int]] = []
-    make_rag().ingest(docs, progress=lambda step, done, total: seen.append((step, done, total)))
+    make_rag(**{"rerank.sentences_at_ingest": "true"}).ingest(docs, progress=lambda step, done, total: seen.append((step, done, total)))
     steps = list(dict.fromkeys(step for step, _, _ in seen))
-    assert steps == ["reading files", "embedding passages"]  # one after the other: the app shows them in one bar
+    # one after the other: the app shows them in one bar
+    assert steps == ["reading files", "embedding passages", "embedding sentences"]
     for step in steps:
         reports = [(done, total) for s, done, total in seen if s == step]
         assert [done for done, _ in reports] == sorted(done for done, _ in reports)
         assert reports[0][0] == 0 and reports[-1][0] == reports[-1][1] > 0
-    assert seen[-1] == ("embedding passages", seen[-1][2], seen[-1][2])
+    assert seen[-1] == ("embedding sentences", seen[-1][2], seen[-1][2])

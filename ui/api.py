@@ -17,8 +17,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from fastapi import HTTPException, Request  # FastAPI reads the route's annotations: these must be module names
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
 from rag.core.errors import RagError
 from rag.core.types import Answer, AnswerDone, Citation, Failed, Hit, Token

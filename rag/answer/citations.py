@@ -35,14 +35,15 @@ def cite(answer: str, passages: list[Hit], min_overlap: float = 0.34, question: 
     asked = set(tokenize(question))
     found: dict[int, set[str]] = {}
     for sentence in split_sentences(answer) or [answer]:
-        terms = set(tokenize(MARKER.sub("", sentence)))
-        terms = (terms - asked) or terms
+        every = set(tokenize(MARKER.sub("", sentence)))
+        terms = (every - asked) or every
         numbers = cited_numbers(sentence, passages)
         if not numbers and terms:
-            scored = [(_best_sentence(h, terms)[3], i + 1) for i, h in enumerate(passages)]
-            best, n = max(scored, default=(0.0, 0))
+            # what the answer adds decides; passages it leaves tied go by all the answer's words, then by rank
+            scored = [(_best_sentence(h, terms)[3], _best_sentence(h, every)[3], -i) for i, h in enumerate(passages)]
+            best, _, i = max(scored, default=(0.0, 0.0, 0))
             if best >= min_overlap:
-                numbers = {n}
+                numbers = {1 - i}
         for n in numbers:
             found.setdefault(n, set()).update(terms)
     return [_citation(n, passages[n - 1], terms) for n, terms in sorted(found.items())]
