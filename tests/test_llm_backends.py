@@ -217,17 +217,22 @@ def test_int8_layers_quantise_each_token_with_its_own_scale() -> None:
     assert error < 0.03  # under one scale for all 40 tokens the other 39 would be almost all rounding (~0.8)
 
 
-def test_an_int8_model_computes_like_its_fp32_weights_and_loads_back_the_same(tmp_path: Path) -> None:
+def _tiny_qwen(vocab: int, tied: bool):  # noqa: ANN202 - a random two-layer Qwen2 and 24 token ids for it
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
+    torch.manual_seed(0)
+    config = Qwen2Config(vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, tie_word_embeddings=tied)
+    return Qwen2ForCausalLM(config).eval(), torch.randint(0, vocab, (1, 24))
+
+
+def test_an_int8_model_computes_like_its_fp32_weights_and_loads_back_the_same(tmp_path: Path) -> None:
+    import torch
+
     from rag.llm.int8 import compute_in_int8, load_int8, save_int8
 
-    torch.manual_seed(0)
-    config = Qwen2Config(vocab_size=500, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, tie_word_embeddings=True)
-    model = Qwen2ForCausalLM(config).eval()
-    ids = torch.randint(0, 500, (1, 24))
+    model, ids = _tiny_qwen(vocab=500, tied=True)
     embeddings = model.model.embed_tokens.weight.detach().clone()
     with torch.inference_mode():
         exact = model(ids).logits
@@ -243,15 +248,10 @@ def test_an_int8_model_computes_like_its_fp32_weights_and_loads_back_the_same(tm
 @pytest.mark.parametrize("tied", [False, True])  # tied: the int8 output layer keeps its own copy (the 0.5B)
 def test_the_embedding_table_is_held_in_int8_and_reads_like_the_float_one(tied: bool) -> None:
     import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
 
     from rag.llm.int8 import compute_in_int8, embeddings_in_int8
 
-    torch.manual_seed(0)
-    config = Qwen2Config(vocab_size=20000, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128, tie_word_embeddings=tied)
-    model = Qwen2ForCausalLM(config).eval()
-    ids = torch.randint(0, 20000, (1, 24))
+    model, ids = _tiny_qwen(vocab=20000, tied=tied)
     with torch.inference_mode():
         compute_in_int8(model)
         table = model.model.embed_tokens.weight.detach().clone()
