@@ -22,6 +22,13 @@ TEST_MODEL = "qwen2.5-coder-0.5b"  # the faster packaged generator; the default 
 # read do not depend on where they run; test_llm_backends runs the transformers backend itself
 TEST_BACKEND = "llamacpp"
 os.environ.setdefault("RAG_GENERATE_BACKEND", TEST_BACKEND)  # for the CLI and the documented examples
+# passages' sentences are embedded when a search first needs them, not at ingestion: most tests ingest and search
+# a handful of passages. test_rerank checks ingestion's own embedding of them.
+os.environ.setdefault("RAG_RERANK_SENTENCES_AT_INGEST", "false")
+# the tests' prompts keep less evidence than the default (tuned for the 1.5B on long manuals): the test model reads
+# every prompt, and the tests' questions are answered by one short passage
+TEST_EVIDENCE_TOKENS = "400"
+os.environ.setdefault("RAG_GENERATE_EVIDENCE_TOKENS", TEST_EVIDENCE_TOKENS)
 
 
 def free_port() -> int:
@@ -33,10 +40,9 @@ def free_port() -> int:
 
 
 def make_config(index: Path, **overrides: str) -> Config:
-    # passages' sentences are embedded when a search first needs them, not at ingestion: most tests ingest and
-    # search a handful of passages (test_rerank checks ingestion's own embedding of them; the CLI runs defaults)
     values = {"index.path": str(index), "generate.model": TEST_MODEL, "generate.backend": TEST_BACKEND,
-              "generate.max_tokens": "96", "rerank.sentences_at_ingest": "false", **overrides}
+              "generate.max_tokens": "96", "rerank.sentences_at_ingest": "false",
+              "generate.evidence_tokens": TEST_EVIDENCE_TOKENS, **overrides}
     return load_config(None, values, environ={})
 
 

@@ -102,7 +102,6 @@ def test_filters_narrow_results(sample_rag) -> None:  # noqa: ANN001
 def test_concurrent_asks_are_not_interleaved(sample_rag) -> None:  # noqa: ANN001
     questions = {
         "What is the default value of uplink_window_min?": "20",
-        "What is the maximum significant wave height at which someone may board a buoy?": "0.8",
         "Which instrument has part number TMR-4471?": "CTD",
     }
     answers: dict[str, str] = {}
