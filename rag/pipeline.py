@@ -62,7 +62,7 @@ class Rag:
         self.retriever = Retriever(self.index, self.embedder.encode_query, c.retrieval, c.bm25, self.acronyms, reranker,
                                    c.rerank.candidates)
         self.answerer = Answerer(c.generate, lambda q, k: self.retriever.search(q, k).hits, lambda: self.generator, self.sentences,
-                                 self.retriever.mentions)
+                                 self.retriever.mentions, self.embedder.count_tokens)
         self._views: Recent[Rag] = Recent(VIEWS)
 
     @classmethod

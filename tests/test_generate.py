@@ -226,6 +226,23 @@ def test_a_question_about_something_no_document_mentions_is_answered_without_the
     assert unknown_subjects("What happened in the 1990s, on the 21st, over 5km?", known) == []
 
 
+def test_a_technical_word_no_document_mentions_is_an_unknown_subject_and_an_ordinary_one_is_not(sample_rag) -> None:  # noqa: ANN001
+    from rag.answer.subjects import unknown_subjects
+
+    def unknown(question: str) -> list[str]:
+        return unknown_subjects(question, sample_rag.retriever.mentions, sample_rag.embedder.count_tokens)
+
+    assert unknown("How many bytes does the station's uuid field take?") == ["uuid"]
+    assert unknown("Which tinyint column holds the buoy's battery level?") == ["tinyint"]
+    # words the documents put otherwise ("raw readings", "sun"), everyday words, and compounds of known parts
+    assert unknown("In which folder are unprocessed buoy readings stored?") == []
+    assert unknown("How long can a buoy keep running on a full battery if there is no sunshine?") == []
+    assert unknown("What is the weight limit for the bags I bring to the island on Friday?") == []
+    assert unknown("Which buoy-mooring inspection comes first?") == []
+    answer = sample_rag.ask("How many bytes does the station's uuid field take?")  # the model is not asked
+    assert answer.abstained and answer.text == "The documents do not mention uuid."
+
+
 def test_deleting_the_only_document_about_a_thing_makes_questions_about_it_abstain(tmp_path, make_rag) -> None:  # noqa: ANN001
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -355,6 +372,13 @@ def test_a_figure_from_a_passage_about_something_else_is_caught() -> None:
     assert misattributed("The docket number is FAA-2020-0686 [2].", hits, question)
     assert misattributed("The docket number is 07-1315 [1].", hits, question) == ""
     assert list(named_units(hits, question)) == [1]
+    # a name is matched whole: the "SQL" inside PostgreSQL does not make an SQLite page about PostgreSQL
+    hits = _passages("Maximum Number Of Tables In A Join. SQLite does not support joins containing more than 64 tables.",
+                     "PostgreSQL's double precision type has a range of around 1E-307 to 1E+308.")
+    hits[0] = Hit(Chunk(id="s:0", doc_id="s", text=hits[0].chunk.text, source="sqlite/limits.html", title="SQL limits"), 1.0,
+                  "fused")
+    question = "What is the maximum number of tables in a single PostgreSQL join?"
+    assert misattributed("The maximum number of tables in a PostgreSQL join is 64 [1].", hits, question)
 
 
 def test_a_passage_names_the_subject_through_its_acronyms_and_dates_are_no_subjects() -> None:

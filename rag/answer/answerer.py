@@ -49,10 +49,12 @@ log = logging.getLogger(__name__)
 
 class Answerer:
     def __init__(self, config: GenerateConfig, search: Callable[[str, int], list[Hit]], generator: Callable[[], Queued],
-                 sentences: SentenceIndex, mentions: Callable[[str], bool] = lambda token: True):
+                 sentences: SentenceIndex, mentions: Callable[[str], bool] = lambda token: True,
+                 pieces: Callable[[str], int] | None = None):
         self.config = config
         self.search = search
         self.mentions = mentions  # whether the corpus holds an analyzed token anywhere
+        self.pieces = pieces  # how many pieces the embedder's vocabulary splits a word into: names split, words do not
         self.generator = generator  # called when a model is needed: a question with no passages loads none
         self.sentences = sentences
 
@@ -73,7 +75,7 @@ class Answerer:
         if not hits or self._too_weak(hits):
             yield AnswerDone(Answer(g.abstain_text, (), tuple(hits), True, timings, question))  # closest passages still shown
             return
-        unknown = unknown_subjects(question, self.mentions)
+        unknown = unknown_subjects(question, self.mentions, self.pieces)
         if unknown:  # the thing asked about is in no document: any answer would be about something else
             yield AnswerDone(Answer(not_mentioned(unknown), (), tuple(hits), True, timings, question))
             return

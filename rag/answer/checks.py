@@ -153,8 +153,9 @@ def subject_names(question: str) -> set[str]:
     (B3, WO-1192) and capitalised names (Alaska, Massachusetts). Identifiers without digits (``rl_settings``) are
     left out: they as often name the file or section the row sits in as the row itself."""
     numbered = {t for t in tokenize(question) if is_identifier(t) and any(ch.isdigit() for ch in t)}
+    # a name whole: its parts ("sql" of PostgreSQL) name other things too (SQLite)
     capitalised = {t for word in question.split()[1:] if word[:1].isupper() and word.strip("?.,;:!").lower() not in _CALENDAR
-                   for t in tokenize(word) if len(t) >= 3}
+                   for t in tokenize(word)[:1] if len(t) >= 3}
     return numbered | capitalised
 
 

@@ -1,6 +1,8 @@
-"""What a question is about that no document mentions: its identifiers (B3, Zephyr-9, TMR-4471, uplink_window_min),
-the terms that single out one thing among many. When the corpus never mentions one, no passage can answer, and
-the reply says so without asking the model (which would otherwise answer about the nearest thing it was shown)."""
+"""What a question is about that no document mentions: its identifiers (B3, Zephyr-9, TMR-4471, uplink_window_min)
+and its technical words (uuid, fontdir, tinyint), the terms that single out one thing among many. When the corpus
+never mentions one, no passage can answer, and the reply says so without asking the model (which would otherwise
+answer about the nearest thing it was shown). Ordinary words are left out: a question may say "unprocessed" where
+the documents say "raw"."""
 
 from __future__ import annotations
 
@@ -20,13 +22,41 @@ def is_identifier(token: str) -> bool:
     return bool(has_letter and has_digit) or ("_" in token.strip("_") and bool(has_letter))
 
 
-def unknown_subjects(question: str, mentions: Callable[[str], bool]) -> list[str]:
-    """The question's identifiers, as the question writes them, that ``mentions`` says the corpus never holds."""
+# a word made of an ordinary word and one of these is ordinary too ("unprocessed", "reheated", "hosing")
+_PREFIXES = ("un", "non", "dis", "re", "pre", "in", "im", "mis", "over", "under", "sub", "super", "anti", "co", "multi",
+             "inter", "out", "self")
+_SUFFIXES = ("s", "es", "ed", "d", "ing", "ly", "ness", "able", "ible", "er", "ers", "ment", "ments", "al", "ity", "less",
+             "ful", "ion", "ions", "ise", "ize", "ised", "ized")
+
+
+def is_ordinary(word: str, pieces: Callable[[str], int]) -> bool:
+    """Whether ``word`` is an everyday word: one piece of the embedder's vocabulary (``pieces`` counts them), or
+    one with a common prefix or suffix. Names and technical terms split into several (uuid: u ##uid)."""
+    w = word.lower()
+    if pieces(w) <= 1:
+        return True
+    return (any(w.startswith(p) and len(w) - len(p) >= 3 and pieces(w[len(p):]) <= 1 for p in _PREFIXES)
+            or any(w.endswith(s) and len(w) - len(s) >= 3 and pieces(w[: -len(s)]) <= 1 for s in _SUFFIXES))
+
+
+def unknown_subjects(question: str, mentions: Callable[[str], bool], pieces: Callable[[str], int] | None = None) -> list[str]:
+    """The question's identifiers, and with ``pieces`` (the embedder's token count of a word) its technical words, as
+    the question writes them, that ``mentions`` says the corpus never holds. A compound ("tic-label") is known
+    when each of its parts is."""
     out = []
     for raw in _WORD.findall(question):
         raw = raw.strip(".-")
         tokens = tokenize(raw)
-        if tokens and is_identifier(tokens[0]) and not any(map(mentions, _spellings(tokens[0]))) and raw not in out:
+        if not tokens or raw in out:
+            continue
+        if is_identifier(tokens[0]):
+            if not any(map(mentions, _spellings(tokens[0]))):
+                out.append(raw)
+            continue
+        if pieces is None or not raw.replace("-", "").isalpha() or len(raw) < 3 or any(map(mentions, tokens)):
+            continue
+        unknown = [part for part in raw.split("-") if part and not any(map(mentions, tokenize(part)))]
+        if unknown and not all(is_ordinary(part, pieces) for part in unknown):
             out.append(raw)
     return out
 
