@@ -124,6 +124,12 @@ def test_sentences_join_lines_that_only_wrap_but_not_table_rows_or_list_items() 
     assert [pdf[a:b] for a, b in sentence_spans(pdf)] == split_sentences(pdf)  # spans still index the chunk
     markdown = "Steps to follow before a dive\n- file a dive plan\n- check the weather\n\nThen go."
     assert split_sentences(markdown) == ["Steps to follow before a dive", "- file a dive plan", "- check the weather", "Then go."]
+    # a lone " | " in running text (a PDF's rule) is no table row; rows of two named cells or more cells are
+    prose = "Polish has three plural forms: one for\nnfiles == 1, one for nfiles == 2, 3, 4, 22, | and one for the rest."
+    assert split_sentences(prose) == [prose]
+    rows = "Buoys deployed by the crew\nBuoy: B3 | Deployed: 2 August 2023\nB4 | 2024 | lost\nend of the table"
+    assert split_sentences(rows) == ["Buoys deployed by the crew", "Buoy: B3 | Deployed: 2 August 2023", "B4 | 2024 | lost",
+                                     "end of the table"]
 
 
 def test_mix() -> None:

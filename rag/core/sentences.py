@@ -18,11 +18,18 @@ def _wrapped(before: str, after: str, longest: int) -> bool:
     """Whether a single line break only wraps a sentence, as PDF text does at every line: the line does not end
     a clause and the next one goes on in lower case, or the line runs nearly the block's full width."""
     before = before.rstrip()
-    if " | " in before or " | " in after:  # a table row (see ingest.tables) is a line of its own
+    if _is_row(before) or _is_row(after):  # a table row (see ingest.tables) is a line of its own
         return False
     if _ENDS_CLAUSE.search(before) or not re.search(r"[^\W\d_]", before) or not after.strip() or _STARTS_BLOCK.match(after):
         return False
     return after.lstrip()[:1].islower() or (longest >= 60 and len(before) >= 0.75 * longest)
+
+
+def _is_row(line: str) -> bool:
+    """A table row as ingestion writes it ("Buoy: B3 | Deployed: 2 August 2023"), or one of three cells or more; a
+    lone " | " in running text (a PDF's rule or a code fragment) is not one."""
+    cells = line.strip().split(ROW_CELL)
+    return len(cells) >= 3 or (len(cells) == 2 and all(": " in c for c in cells))
 
 
 def _lines(text: str) -> list[str]:
