@@ -381,6 +381,23 @@ def test_a_figure_from_a_passage_about_something_else_is_caught() -> None:
     assert misattributed("The maximum number of tables in a PostgreSQL join is 64 [1].", hits, question)
 
 
+def test_a_default_is_only_answered_with_a_figure_the_passages_give_as_a_default() -> None:
+    from rag.answer.checks import not_the_default
+
+    limits = _passages("The maximum page size is 65536 bytes.", "Page sizes must be a power of two.")
+    question = "What page size does SQLite use by default for a new database?"
+    assert "not as a default" in not_the_default("The default page size is 65536 bytes [1].", limits, question)
+    assert not_the_default("The maximum page size is 65536 bytes [1].", limits, "What is the maximum page size?") == ""
+    said = _passages("BOTTOMPADDING - takes an integer, defaults to 3.",
+                     "By default the slices go clockwise.\nThe start angle is 90, which is twelve o'clock.",
+                     "Six monochrome linetypes are defined by default.")
+    assert not_the_default("The default BOTTOMPADDING is 3 [1].", said, "What is the default BOTTOMPADDING?") == ""
+    assert not_the_default("The default start angle is 90 [2].", said, "What is the default start angle?") == ""
+    # the figure's own sentence may sit in another passage than the one the model cited
+    assert not_the_default("It defines six monochrome linetypes by default [1].", said,
+                           "How many monochrome linetypes are there by default?") == ""
+
+
 def test_a_passage_names_the_subject_through_its_acronyms_and_dates_are_no_subjects() -> None:
     from rag.answer.checks import misattributed, subject_names
 

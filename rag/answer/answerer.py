@@ -18,6 +18,7 @@ from rag.answer.checks import (
     decision_of,
     misattributed,
     named_units,
+    not_the_default,
     recite,
     settles,
     unsupported,
@@ -142,7 +143,8 @@ class Answerer:
         decided = decision_of(text) if deciding else ""
         claim = without_decision(text) if decided else text
         # a decision is checked on the sentence it gives, not on the word "Yes"
-        reason = "" if abstained or not has_words(claim) else unsupported(claim, prompt.passages, question=question)
+        reason = "" if abstained or not has_words(claim) else (unsupported(claim, prompt.passages, question=question)
+                                                               or not_the_default(claim, prompt.passages, question))
         repaired = 0.0
         if not abstained and not reason and (stray := misattributed(claim, prompt.passages, question)):
             fixed = self._repair(question, prompt.passages, budget, generator)

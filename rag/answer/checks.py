@@ -254,6 +254,30 @@ def named_units(passages: list[Hit], question: str) -> dict[int, list[str]]:
     return out
 
 
+_ASKS_DEFAULT = re.compile(r"\bdefaults?\b", re.I)
+_SAYS_DEFAULT = re.compile(r"\bdefault|\binitial|\bunless\b|\botherwise\b|\bnormally\b|\bfactory\b|\bpreset\b", re.I)
+
+
+def not_the_default(answer: str, passages: list[Hit], question: str) -> str:
+    """Why the answer's figures are not a default the passages give ("" when they are, or when the question asks
+    for no default): asked for a default the documents do not state, small models give a figure stated for
+    something else (the maximum page size as the default one, a code example's font size). A figure counts when
+    a passage sentence states it where that sentence, the one before it, or the passage's section speaks of a
+    default ("defaults to", "by default", "initially", "unless", "normally")."""
+    if not _ASKS_DEFAULT.search(question):
+        return ""
+    figures = sorted(set(_invented(_claims(answer), _numbers(question))))
+    if not figures:
+        return ""
+    for hit in passages:
+        said = split_sentences(hit.chunk.text)
+        for i, sentence in enumerate(said):
+            if not _invented(" ".join(figures), _numbers(sentence)) and (
+                    _SAYS_DEFAULT.search(" ".join(said[max(0, i - 1): i + 1])) or _SAYS_DEFAULT.search(hit.chunk.section)):
+                return ""
+    return f"the passages state {', '.join(figures)}, but not as a default"
+
+
 def unsupported(answer: str, passages: list[Hit], min_term_support: float = MIN_TERM_SUPPORT, question: str = "") -> str:
     """Why an answer is not supported by the passages ("" when it is): a number the passages never state, or
     too few of its content words in them. Small models invent figures; this catches the common case.
