@@ -162,3 +162,6 @@ def test_an_ingest_reports_its_progress_step_by_step_to_the_caller(tmp_path: Pat
         assert [done for done, _ in reports] == sorted(done for done, _ in reports)
         assert reports[0][0] == 0 and reports[-1][0] == reports[-1][1] > 0
     assert seen[-1] == ("embedding sentences", seen[-1][2], seen[-1][2])
+    from rag.core.progress import UNITS
+
+    assert all(UNITS[step] in ("file", "chunk") for step in steps)  # the terminal bar shows files/s, then chunks/s

@@ -18,6 +18,10 @@ def silent(step: str, done: int, total: int) -> None:
     """A ``Report`` that shows nothing."""
 
 
+# what a step counts, so its bar reads "12.40chunk/s" rather than "it/s"
+UNITS = {"reading files": "file", "embedding passages": "chunk", "embedding sentences": "chunk", "answering questions": "question"}
+
+
 class TerminalBars:
     """A ``Report`` drawing one tqdm bar per step on the terminal; a new step closes the previous bar."""
 
@@ -28,7 +32,7 @@ class TerminalBars:
     def __call__(self, step: str, done: int, total: int) -> None:
         if step != self._step or self._bar is None:
             self.close()
-            self._step, self._bar = step, tqdm(total=total, desc=step)
+            self._step, self._bar = step, tqdm(total=total, desc=step, unit=UNITS.get(step, "it"))
         bar = self._bar
         bar.total = total
         bar.update(done - bar.n)
