@@ -300,7 +300,11 @@ def test_11_stop_ends_the_answer_on_the_server_and_typed_text_is_kept(page, make
 
 def test_12_source_cards_show_tables_as_tables_and_the_cited_row(page, app_url: str) -> None:  # noqa: ANN001
     page.goto(app_url)  # back from test 11's own server
+    # this page restores the chat it stored (test 10's) once loaded: a new chat started before that would be replaced
+    page.wait_for_load_state("networkidle")
     page.locator("#new-chat").click()
+    bots = page.locator("#chat .message.bot, #chat [data-testid='bot']")
+    expect(bots).to_have_count(0)
     page.locator("#question textarea").fill("When was buoy B3 deployed?")
     page.locator("#question textarea").press("Enter")
     table = page.locator("#sources .source-card table").first
@@ -313,7 +317,6 @@ def test_12_source_cards_show_tables_as_tables_and_the_cited_row(page, app_url: 
     # a second answer takes the panel; the first keeps its own sources, and its [1] opens its own page
     page.locator("#question textarea").fill("Which colour is valve QX-5150?")  # answered at once, without the model
     page.locator("#question textarea").press("Enter")
-    bots = page.locator("#chat .message.bot, #chat [data-testid='bot']")
     expect(bots.last).to_contain_text("QX-5150")
     expect(page.locator("#sources .source-card.cited")).to_have_count(0)
     first = bots.first
