@@ -226,6 +226,19 @@ def test_a_question_about_something_no_document_mentions_is_answered_without_the
     assert unknown_subjects("What happened in the 1990s, on the 21st, over 5km?", known) == []
 
 
+def test_a_version_or_year_no_passage_states_is_answered_without_the_model() -> None:
+    from rag.answer.subjects import unstated_figures
+
+    guide = ["This release (3.6.12) of ReportLab requires Python versions 3.7+ or higher."]
+    assert unstated_figures("Which Python versions does ReportLab 4.0 require?", guide) == ["4.0"]
+    assert unstated_figures("Which Python versions does ReportLab 3.6.12 require?", guide) == []
+    assert unstated_figures("What did the 2019 edition change?", ["The 2021 edition added a chapter."]) == ["2019"]
+    # short numbers, times and figures the passages write otherwise are no subjects
+    assert unstated_figures("Does the ferry leave at 14:30 on day 2?", ["It leaves at half past two."]) == []
+    assert unstated_figures("Is the limit 18,000 or 3,000.5?", ["a limit of 18000, or 3000.5 at most"]) == []
+    assert unstated_figures("How many days are in twenty twenty?", ["a week"]) == []
+
+
 def test_a_technical_word_no_document_mentions_is_an_unknown_subject_and_an_ordinary_one_is_not(sample_rag) -> None:  # noqa: ANN001
     from rag.answer.subjects import unknown_subjects
 

@@ -37,7 +37,7 @@ from rag.answer.prompt import (
     rewrite_messages,
 )
 from rag.answer.reply import answer_start, cited_numbers, has_words, is_abstention
-from rag.answer.subjects import not_mentioned, unknown_subjects
+from rag.answer.subjects import not_in_passages, not_mentioned, unknown_subjects, unstated_figures
 from rag.core.config import GenerateConfig
 from rag.core.errors import RagError
 from rag.core.types import Answer, AnswerDone, Citation, Event, Failed, Hit, RetrievalDone, Token, Waiting
@@ -79,6 +79,10 @@ class Answerer:
         unknown = unknown_subjects(question, self.mentions, self.pieces)
         if unknown:  # the thing asked about is in no document: any answer would be about something else
             yield AnswerDone(Answer(not_mentioned(unknown), (), tuple(hits), True, timings, question))
+            return
+        figures = unstated_figures(question, [f"{h.chunk.source} {h.chunk.title} {h.chunk.section} {h.chunk.text}" for h in hits])
+        if figures:  # the version or year asked about is in no passage found: an answer would be about another
+            yield AnswerDone(Answer(not_in_passages(figures), (), tuple(hits), True, timings, question))
             return
         generator = self.generator()
         count = generator.count_tokens
