@@ -74,6 +74,9 @@ def test_invented_numbers_are_unsupported() -> None:
     # the 1.5B's own wording for a budget no passage states
     assert is_abstention("The annual operating budget of the station is not provided in the given passages.", "No.")
     assert is_abstention("The passage does not contain this information.", "No.")
+    assert is_abstention("In gnuplot's command-line editor, Ctrl-T does not have a specific function.", "No.")
+    assert not is_abstention("Ctrl-T transposes two characters; it does not have a second use.",
+                             "I could not find this in the documents.")
 
 
 def test_a_figure_marked_with_the_wrong_passage_is_cited_where_it_is_stated() -> None:

@@ -12,7 +12,9 @@ MARKER = re.compile(r"\[(\d{1,2})(?:\s*,\s*(\d{1,2}))*\]")
 _ABSTAIN = re.compile(
     r"(could not|couldn't|cannot|can't|unable to) (find|answer|determine)|not (found|mentioned|provided|"
     r"contained|specified|stated|included|present) in the ((given|provided|above|supplied) )?(passages|documents|provided|text)|"
-    r"(passages?|documents?) do(es)? not (contain|mention|provide|say|specify)|i don't know|no information",
+    r"(passages?|documents?) do(es)? not (contain|mention|provide|say|specify)|i don't know|no information|"
+    # "Ctrl-T does not have a specific function": a small model's way of saying the passages do not give it
+    r"(does|do) not have (a|any) specific (function|meaning|purpose|value|role|use)",
     re.IGNORECASE,
 )
 
