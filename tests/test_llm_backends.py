@@ -135,13 +135,18 @@ def _transformers_model(int8_writing: bool = True, dtype: str = "auto"):  # noqa
     return Transformers(packaged_or_given(TEST_MODEL, None), dtype=dtype, int8_writing=int8_writing)
 
 
+@pytest.fixture(scope="module")
+def transformers_0_5b():  # noqa: ANN201 - one load for the tests that only stream from it
+    return _transformers_model()
+
+
 @pytest.mark.slow
-def test_transformers_reuses_the_shared_start_of_the_previous_prompt_without_changing_the_answer() -> None:
+def test_transformers_reuses_the_shared_start_of_the_previous_prompt_without_changing_the_answer(transformers_0_5b) -> None:  # noqa: ANN001
     system = {"role": "system", "content": "Answer from the passage only, in one short sentence. " * 4}
     passage = "Passage: The supply ferry leaves Tarnwick harbour at 14:30 every Thursday.\nQuestion: When does the ferry leave?"
     first = [system, {"role": "user", "content": passage + "\nAnswer:"}]
     again = [system, {"role": "user", "content": passage + "\nAnswer (a full sentence):"}]
-    llm = _transformers_model()
+    llm = transformers_0_5b
     "".join(llm.stream(first, max_tokens=24))
     assert llm._previous is not None  # the attention cache is kept for the next request
     reused = "".join(llm.stream(again, max_tokens=24))
@@ -172,10 +177,10 @@ def test_int8_writing_answers_like_bf16_writing() -> None:
 
 
 @pytest.mark.slow
-def test_transformers_stops_generating_when_the_reader_goes_away() -> None:
+def test_transformers_stops_generating_when_the_reader_goes_away(transformers_0_5b) -> None:  # noqa: ANN001
     import threading
 
-    llm = _transformers_model()
+    llm = transformers_0_5b
     reply = llm.stream([{"role": "user", "content": "Count from one to two hundred in words."}], max_tokens=300)
     next(reply)
     reply.close()  # a closed browser tab
