@@ -42,6 +42,7 @@ def main() -> None:
             open(args.out, "w") as out:
         if not args.index:
             rag.ingest(args.docs, progress=False)
+        rag.generator.count_tokens.ready.wait(300)  # every prompt budgeted with the model's own counter, as in `rag eval`
         for q in data.queries:
             answer = rag.ask(q.text)
             gold = q.answer or ""
