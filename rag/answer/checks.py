@@ -9,13 +9,11 @@ from rag.answer.prompt import passage_header
 from rag.answer.reply import ABOUT_TERMS, MARKER, cited_numbers
 from rag.answer.subjects import is_identifier
 from rag.core.analyzer import tokenize
-from rag.core.numbers import normalize_numbers
+from rag.core.numbers import NUMBER_TEXT, figures, normalize_numbers
 from rag.core.sentences import ROW_CELL, sentence_spans, split_sentences
 from rag.core.types import Hit
 
-_NUMBER_TEXT = r"(?<![\w.])\d+(?:[.,:]\d+)*"
-_NUMBER = re.compile(_NUMBER_TEXT)
-_FIGURE = re.compile(rf"({_NUMBER_TEXT})\s*([^\W\d_]{{0,12}})")  # a number and the word after it
+_FIGURE = re.compile(rf"({NUMBER_TEXT})\s*([^\W\d_]{{0,12}})")  # a number and the word after it
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
 
@@ -36,7 +34,7 @@ def _evidence(passages: list[Hit], which: set[int]) -> str:
 
 def _numbers(text: str) -> set[str]:
     """The figures a text states, however it writes them ("five" is 5, "18,000" is 18000)."""
-    return set(_NUMBER.findall(normalize_numbers(text)))
+    return set(figures(text))
 
 
 def _stated(figure: str, numbers: set[str]) -> bool:
@@ -45,7 +43,7 @@ def _stated(figure: str, numbers: set[str]) -> bool:
 
 
 def _invented(text: str, known: set[str]) -> list[str]:
-    return [n for n in _NUMBER.findall(normalize_numbers(text)) if not _stated(n, known)]
+    return [n for n in figures(text) if not _stated(n, known)]
 
 
 def _focus_terms(question: str, passages: list[Hit]) -> set[str]:

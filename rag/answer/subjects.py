@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 
 from rag.core.analyzer import tokenize
-from rag.core.numbers import normalize_numbers
+from rag.core.numbers import figures
 
 _WORD = re.compile(r"[^\s\"'“”‘’()\[\]{},;:?!]+")
 
@@ -72,18 +72,14 @@ def not_mentioned(subjects: list[str]) -> str:
     return f"The documents do not mention {names}."
 
 
-_FIGURE = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*")
-
-
 def unstated_figures(question: str, passages: list[str]) -> list[str]:
     """The question's versions, decimals and long numbers (4.0, 2.5.0, 2021) that none of ``passages`` states: asked
-    about ReportLab 4.0 and shown the 3.6 guide, the model answers from the nearest version. Short numbers (14, the
-    30 of 14:30) are left out: the passages may write them otherwise ("two weeks", "half past two")."""
-    stated = {x.replace(",", "") for x in _FIGURE.findall(normalize_numbers(" ".join(passages)))}
+    about ReportLab 4.0 and shown the 3.6 guide, the model answers from the nearest version. Short numbers (14) and
+    times (14:30) are left out: the passages may write them otherwise ("two weeks", "half past two")."""
+    stated = set(figures(" ".join(passages)))
     out = []
-    for x in _FIGURE.findall(normalize_numbers(question)):
-        plain = x.replace(",", "")
-        if ("." in plain or len(plain) >= 3) and plain not in stated and x not in out:
+    for x in figures(question):
+        if ("." in x or (x.isdigit() and len(x) >= 3)) and x not in stated and x not in out:
             out.append(x)
     return out
 

@@ -45,3 +45,12 @@ def normalize_numbers(text: str) -> str:
     text = _DASHES.sub("-", text)
     text = _THOUSANDS.sub("", text)
     return _RUN.sub(_digits, text)
+
+
+NUMBER_TEXT = r"(?<![\w.])\d+(?:[.,:]\d+)*"  # a figure as written: 42, 0.8, 2.5.0, 14:30, 18,000
+_NUMBER = re.compile(NUMBER_TEXT)
+
+
+def figures(text: str) -> list[str]:
+    """The figures ``text`` states, in order, however it writes them ("five" is 5, "18,000" is 18000)."""
+    return _NUMBER.findall(normalize_numbers(text))
