@@ -18,8 +18,10 @@ def silent(step: str, done: int, total: int) -> None:
     """A ``Report`` that shows nothing."""
 
 
-# what a step counts, so its bar reads "12.40chunk/s" rather than "it/s"
-UNITS = {"reading files": "file", "embedding passages": "chunk", "embedding sentences": "chunk", "answering questions": "question"}
+# the steps long work reports, and what each counts, so its bar reads "12.40chunk/s" rather than "it/s"
+READING, EMBEDDING, EMBEDDING_SENTENCES = "reading files", "embedding passages", "embedding sentences"
+ANSWERING = "answering questions"
+UNITS = {READING: "file", EMBEDDING: "chunk", EMBEDDING_SENTENCES: "chunk", ANSWERING: "question"}
 
 
 class TerminalBars:

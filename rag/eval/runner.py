@@ -16,14 +16,12 @@ from typing import Any
 
 from rag.core.config import Config
 from rag.core.errors import RagError
-from rag.core.progress import Progress, reporter
+from rag.core.progress import ANSWERING, Progress, reporter
 from rag.eval.datasets import Dataset, Query, load_dataset, prepared_documents
 from rag.eval.metrics import containment, contains_answer, percentile, relevance_flags, same_file, score_ranking, token_f1
 from rag.pipeline import Rag
 
 log = logging.getLogger(__name__)
-
-ANSWERING = "answering questions"
 
 
 @dataclass

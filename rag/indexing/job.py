@@ -25,7 +25,7 @@ from ingest.loaders import STREAMABLE, Document, iter_text_parts, load, read_err
 from ingest.sync import Known, SourceFile, file_sha256, plan, recipe, scan, source_prefix
 from rag.core.config import Config
 from rag.core.errors import IngestError
-from rag.core.progress import Progress, Report, reporter, silent
+from rag.core.progress import READING, Progress, Report, reporter, silent
 from rag.core.types import Chunk, FileResult
 from rag.indexing.corpus import CorpusMetadata
 from rag.indexing.vectors import chunk_vectors, embed_sentences
@@ -42,9 +42,6 @@ class _Pending:
     record: DocRecord
     prepared: Prepared
     status: str  # added | updated
-
-
-READING = "reading files"
 
 
 class IngestionJob:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rag.core.progress import Report, silent
+from rag.core.progress import EMBEDDING, EMBEDDING_SENTENCES, Report, silent
 from rag.core.sentences import sentence_texts
 from rag.core.types import Chunk
 from rag.models.embedder import Embedder
@@ -32,10 +32,6 @@ def window_texts(chunk: Chunk, embedder: Embedder, with_context: bool, overlap: 
         )
     spans = embedder.windows(chunk.text, budget, min(overlap, budget // 4))
     return [prefix + chunk.text[a:b] for a, b in spans]
-
-
-EMBEDDING = "embedding passages"
-EMBEDDING_SENTENCES = "embedding sentences"
 
 
 def chunk_vectors(
