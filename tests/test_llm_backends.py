@@ -156,6 +156,29 @@ def test_transformers_reuses_the_shared_start_of_the_previous_prompt_without_cha
     assert reused == fresh
 
 
+@pytest.mark.slow
+def test_transformers_reads_a_prompt_the_same_whatever_was_asked_before(transformers_0_5b) -> None:  # noqa: ANN001
+    system = {"role": "system", "content": "Answer from the passage only, in one short sentence. " * 4}
+
+    def ask(passage: str, question: str) -> list[dict[str, str]]:
+        return [system, {"role": "user", "content": f"Passage: {passage}\nQuestion: {question}\nAnswer:"}]
+
+    ferry = ask("The supply ferry leaves Tarnwick harbour at 14:30 every Thursday.", "When does the ferry leave?")
+    other = ask("The supply ferry to Oskholm was retired in 2019.", "When was the Oskholm ferry retired?")
+    llm = transformers_0_5b
+
+    def keys_after(*prompts: list[dict[str, str]]) -> list:
+        llm._previous = None
+        for messages in prompts:
+            "".join(llm.stream(messages, max_tokens=1))
+        n = llm.last_usage["prompt_tokens"]
+        return [layer.keys[..., :n, :].clone() for layer in llm._previous[-1].layers]
+
+    fresh = keys_after(ferry)
+    after = keys_after(other, ferry)  # shares the system message and the passage's first words
+    assert all(a.equal(b) for a, b in zip(fresh, after, strict=True))
+
+
 def test_int8_writing_answers_like_bf16_writing() -> None:
     import torch
 
@@ -189,7 +212,7 @@ def test_transformers_stops_generating_when_the_reader_goes_away(transformers_0_
             thread.join(600)
     prompt_tokens = llm.last_usage["prompt_tokens"]
     assert llm._previous is not None
-    assert llm._previous[1].get_seq_length() < prompt_tokens + 40  # stopped within a few tokens, not at 300
+    assert llm._previous[-1].get_seq_length() < prompt_tokens + 40  # stopped within a few tokens, not at 300
 
 
 def test_auto_backend_picks_by_model_kind_and_cpu(tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ class Transformers:
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
-        self._previous: tuple[list[int], object] | None = None  # the last prompt's token ids and attention cache
+        self._previous: tuple[list[int], list[int], object] | None = None  # the last prompt's ids, cuts, attention cache
         self.last_usage: dict = {}
         path = Path(model)
         # a GGUF's tokenizer is converted once and saved beside it; a folder's or Hub id's loads with the model
@@ -112,28 +112,45 @@ class Transformers:
 
     def _inputs(self, messages: list[Message]):  # noqa: ANN202
         model, tokenizer = self._load()
-        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-        self.last_usage = {"prompt_tokens": int(ids["input_ids"].shape[-1])}
-        return model, tokenizer, ids
+        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, return_tensors="pt")
+        ends = [end for _, end in encoded.pop("offset_mapping")[0].tolist()]
+        self.last_usage = {"prompt_tokens": len(ends)}
+        return model, tokenizer, encoded, _cuts(messages, text, ends, tokenizer)
 
-    def _cached_prefix(self, ids: list[int]):  # noqa: ANN202 - a transformers Cache or None
-        """The attention cache of the previous request, cut to the tokens this prompt shares with it, as
-        llama.cpp's ``cache_prompt`` does: a question asked again with another cue, or the next question after
-        the same system prompt, reads only what is new. Taken, not shared: one request uses it at a time."""
+    def _cached_prefix(self, ids: list[int], cuts: list[int]):  # noqa: ANN202 - a transformers Cache or None
+        """The attention cache of the previous request, cut back to the last cut the two prompts share (the
+        same tokens and the same cuts before it), as llama.cpp's ``cache_prompt`` does: a question asked again with
+        another cue reads only its last line, the next question after the same system prompt only its own
+        message. Taken, not shared: one request uses it at a time."""
         with self._lock:
             previous, self._previous = self._previous, None
         if previous is None:
-            return None
-        old_ids, cache = previous
-        shared = 0
-        for a, b in zip(old_ids, ids[:-1]):  # at least one token must be left to read
-            if a != b:
-                break
-            shared += 1
-        if shared < 16:
-            return None
-        cache.crop(shared - cache.get_seq_length())  # the number of tokens to drop, negative
-        return cache
+            return None, 0
+        old_ids, old_cuts, cache = previous
+        shared = next((c for c in reversed(cuts) if c in old_cuts and old_ids[:c] == ids[:c]
+                       and [x for x in old_cuts if x <= c] == [x for x in cuts if x <= c]), 0)
+        if not shared:
+            return None, 0
+        if cache.get_seq_length() > shared:
+            cache.crop(shared - cache.get_seq_length())  # the number of tokens to drop, negative
+        return cache, shared
+
+    def _read(self, model, ids, cuts: list[int]):  # noqa: ANN001, ANN202 - torch model and tensor; a Cache
+        """The prompt read up to its last cut, one piece between cuts at a time, on the previous request's cache
+        where it shares a start; ``generate`` reads the rest. A piece is always read whole and alone, whatever came
+        before: int8 layers scale their inputs per call, so reading a piece together with another, or split, moves
+        the next-token scores by as much as a whole logit and can change the answer."""
+        import torch
+        from transformers import DynamicCache
+
+        cache, done = self._cached_prefix(ids[0].tolist(), cuts)
+        cache = cache if cache is not None else DynamicCache()
+        with torch.no_grad():
+            for cut in (c for c in cuts if c > done):
+                model(input_ids=ids[:, done:cut], past_key_values=cache, use_cache=True, cache_position=torch.arange(done, cut))
+                done = cut
+        return cache if done else None
 
     def complete(self, messages: list[Message], max_tokens: int = 384, temperature: float = 0.0) -> str:
         return "".join(self.stream(messages, max_tokens, temperature))
@@ -149,21 +166,21 @@ class Transformers:
                 return torch.full((input_ids.shape[0],), abandoned.is_set(), dtype=torch.bool)
 
         abandoned = threading.Event()
-        model, tokenizer, inputs = self._inputs(messages)
+        model, tokenizer, inputs, cuts = self._inputs(messages)
         ids = inputs["input_ids"][0].tolist()
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
         sampling = {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
-        cache = self._cached_prefix(ids)
         failed: list[Exception] = []
 
         def work() -> None:
             try:
+                cache = self._read(model, inputs["input_ids"], cuts)
                 out = model.generate(**inputs, max_new_tokens=max_tokens, streamer=streamer, return_dict_in_generate=True,
                                      stopping_criteria=StoppingCriteriaList([WhenAbandoned()]),
                                      **sampling, **({"cache": cache} if cache is not None else {}))
                 if out.cache is not None:
                     with self._lock:
-                        self._previous = (ids, out.cache)
+                        self._previous = (ids, cuts, out.cache)
             except Exception as exc:  # noqa: BLE001 - surfaced in the consumer's thread
                 failed.append(exc)
                 streamer.end()  # the consumer would otherwise wait for text forever
@@ -177,6 +194,22 @@ class Transformers:
         worker.join()
         if failed:
             raise ModelError(f"generation failed: {failed[0]}")
+
+
+def _cuts(messages: list[Message], text: str, ends: list[int], tokenizer) -> list[int]:  # noqa: ANN001
+    """Where a prompt is read in pieces, as token counts: after the system message, and before the last line of
+    the last message (the cue, which a question asked again changes). Found from the prompt's own text, so the
+    same prompt is always read in the same pieces."""
+    places = []
+    if messages and messages[0]["role"] == "system":
+        head = tokenizer.apply_chat_template(messages[:1], tokenize=False)
+        if text.startswith(head):
+            places.append(len(head))
+    last = messages[-1]["content"] if messages else ""
+    if "\n" in last and (at := text.rfind(last)) >= 0:
+        places.append(at + last.rfind("\n") + 1)
+    cuts = {sum(1 for end in ends if end <= place) for place in places}
+    return sorted(c for c in cuts if 0 < c < len(ends))  # generate reads at least the last token itself
 
 
 def _plain(model):  # noqa: ANN001, ANN202 - a transformers model
