@@ -60,3 +60,122 @@ def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(RagError, match="Chroma server"):
         Rag.open(config=make_config(tmp_path / "idx", **{"index.chroma_url": f"http://127.0.0.1:{free_port()}"}))
+
+
+@pytest.mark.slow
+def test_two_nodes_share_one_server_documents_and_all(chroma_url: str, tmp_path: Path) -> None:
+    """Two machines, each with its own local folder, on one server: what one writes, deletes or repairs, the other
+    sees, and neither takes the other's chunks for orphans."""
+    from rag.pipeline import Rag
+
+    docs = tmp_path / "harbour"
+    docs.mkdir()
+    (docs / "lighthouse.md").write_text("# Lighthouse\n\nThe Skarvik lighthouse lamp is a rotating LED beacon visible for 18 nautical miles.\n")
+    (docs / "pump.txt").write_text("The bilge pump Zephyr-9 is serviced every 250 running hours.\n")
+    a = Rag.open(config=make_config(tmp_path / "node-a", **{"index.chroma_url": chroma_url}))
+    b = Rag.open(config=make_config(tmp_path / "node-b", **{"index.chroma_url": chroma_url}))
+    try:
+        a.ingest(docs, progress=False)
+        assert {"harbour/lighthouse.md", "harbour/pump.txt"} <= {d.source for d in b.documents()}
+        assert b.search("Skarvik lighthouse", 1)[0].chunk.source == "harbour/lighthouse.md"  # B's keyword index
+        for query in ("Skarvik lighthouse", "pump service interval", "LED beacon"):  # an empty folder serves as A does
+            assert [(h.chunk.id, round(h.score, 6)) for h in b.search(query, 5)] == \
+                [(h.chunk.id, round(h.score, 6)) for h in a.search(query, 5)]
+        by_meaning = b.with_options({"retrieval.mode": "dense"})
+        assert by_meaning.search("how far away can the light of the tower be seen", 1)[0].chunk.source == "harbour/lighthouse.md"
+        assert not [p for p in b.doctor(repair=True) if "unknown document" in p]  # A's chunks are no orphans on B
+        assert a.search("Skarvik lighthouse", 1)[0].chunk.source == "harbour/lighthouse.md"
+        assert b.delete("harbour/pump.txt")
+        assert {d.source: d.status for d in a.documents()}["harbour/pump.txt"] == "excluded"  # A's listing knows
+        assert all(h.chunk.source != "harbour/pump.txt" for h in a.search("Zephyr-9 bilge pump", 5))
+        assert [f.status for f in a.ingest(docs / "pump.txt", progress=False).files] == ["added"]  # back, from A
+        assert b.search("Zephyr-9 bilge pump", 1)[0].chunk.source == "harbour/pump.txt"
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.slow
+def test_two_nodes_sync_one_folder_at_once_and_one_is_killed(chroma_url: str, tmp_path: Path) -> None:
+    """A (a subprocess) and B sync the same folder at the same time; A is killed halfway. B never shows a document A
+    left half-written, its next sync finishes A's work, and every chunk is there exactly once."""
+    import os
+    import signal
+    import threading
+
+    from rag.pipeline import Rag
+    from tests.conftest import ROOT
+    from tests.test_crash import _corpus
+
+    docs = _corpus(tmp_path / "reports", n=10)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAG_EMBED_CACHE": "false"}
+    a = subprocess.Popen([sys.executable, "-m", "rag.cli", "ingest", str(docs), "--index", str(tmp_path / "node-a"), "--quiet",
+                          "-o", f"index.chroma_url={chroma_url}", "-o", "index.write_batch=20"],
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    mine = {f"reports/{p.name}" for p in docs.iterdir()}
+    with Rag.open(config=make_config(tmp_path / "node-b", **{"index.chroma_url": chroma_url})) as b:
+
+        def kill_a_halfway() -> None:
+            deadline = time.time() + 300
+            while a.poll() is None and time.time() < deadline:
+                if sum(d.source in mine and d.status == "ok" for d in b.documents()) >= 3:
+                    a.send_signal(signal.SIGKILL)
+                    return
+                time.sleep(0.05)
+
+        deadline = time.time() + 300
+        while a.poll() is None and not any(d.source in mine for d in b.documents()) and time.time() < deadline:
+            time.sleep(0.05)  # until A has begun writing
+        killer = threading.Thread(target=kill_a_halfway)
+        killer.start()
+        b.ingest(docs, progress=False)  # while A writes too
+        killer.join()
+        a.wait()
+        half = {d.doc_id for d in b.documents() if d.status == "indexing"}
+        for n in range(10):
+            assert not [h for h in b.search(f"pump P-{n}5 report {n}", 10) if h.chunk.doc_id in half]
+        b.ingest(docs, progress=False)  # takes over whatever A left: its process is gone
+        documents = [d for d in b.documents() if d.source in mine]
+        assert sorted(d.source for d in documents) == sorted(mine)
+        assert all(d.status == "ok" for d in documents)
+        chunks = list(b.index.iter_chunks([d.doc_id for d in documents]))
+        assert len(chunks) == len({c.id for c in chunks}) == sum(d.chunks for d in documents)
+        assert len({(c.source, c.char_start) for c in chunks}) == len(chunks)  # no content twice
+        assert b.doctor() == []
+        assert b.search("pump P-57", 1)[0].chunk.source == "reports/report-05.md"
+    with Rag.open(config=make_config(tmp_path / "node-a", **{"index.chroma_url": chroma_url})) as a_again:
+        assert a_again.doctor() == []
+        assert a_again.search("pump P-57", 1)[0].chunk.source == "reports/report-05.md"
+
+
+@pytest.mark.slow
+def test_a_write_in_progress_on_another_node_is_left_to_it_until_its_writer_is_gone(chroma_url: str, tmp_path: Path) -> None:
+    import socket
+
+    from rag.pipeline import Rag
+    from rag.store import shared_manifest
+
+    docs = tmp_path / "buoys"
+    docs.mkdir()
+    (docs / "b3.md").write_text("# Buoy B3\n\nBuoy B3 was deployed on 2 August 2023 at the north mooring.\n")
+    with Rag.open(config=make_config(tmp_path / "node-b", **{"index.chroma_url": chroma_url})) as b:
+        b.ingest(docs, progress=False)
+        (doc,) = [d for d in b.documents() if d.source == "buoys/b3.md"]
+        records = b.index.manifest._docs  # what another node's write in progress leaves in the server
+        live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        try:
+            for writer, updated, alive in [(f"{socket.gethostname()}:{live.pid}", time.time(), True),
+                                           ("node-far-away:4242", time.time(), True),
+                                           ("node-far-away:4242", time.time() - shared_manifest.LEASE_S - 1, False)]:
+                records.update(ids=[doc.doc_id], metadatas=[{"status": "indexing", "writer": writer, "updated": updated}])
+                b.index.manifest.bump()  # as a write does when it begins
+                assert all(h.chunk.doc_id != doc.doc_id for h in b.search("Buoy B3 deployed", 5))  # hidden while written
+                problems = b.doctor(repair=True)
+                kept = [d for d in b.documents() if d.source == "buoys/b3.md"]
+                assert bool(kept) == alive, (writer, problems)
+                assert bool(list(b.index.iter_chunks([doc.doc_id]))) == alive  # a live writer's chunks stay
+        finally:
+            live.kill()
+        assert [f.status for f in b.ingest(docs, progress=False).files] == ["added"]  # taken over after the writer left
+        assert b.search("Buoy B3 deployed", 1)[0].chunk.source == "buoys/b3.md"
+        assert b.doctor() == []

@@ -148,7 +148,7 @@ class Transformers:
         cache = cache if cache is not None else DynamicCache()
         with torch.no_grad():
             for cut in (c for c in cuts if c > done):
-                model(input_ids=ids[:, done:cut], past_key_values=cache, use_cache=True, cache_position=torch.arange(done, cut))
+                model(input_ids=ids[:, done:cut], cache=cache, use_cache=True, cache_position=torch.arange(done, cut))
                 done = cut
         return cache if done else None
 

@@ -106,7 +106,6 @@ def _any_of(field: str, values: list[str]) -> dict:
 
 class ChromaStore:
     def __init__(self, folder: Path, url: str = "", token: str = "", read_only: bool = False):
-        from chromadb.errors import ChromaError
 
         self.path = folder
         self._copy: Path | None = None
@@ -120,13 +119,9 @@ class ChromaStore:
             for sub, _, _ in os.walk(self._copy):  # copytree keeps the folders' read-only modes
                 os.chmod(sub, 0o700)
         self._client = self._connect(url, token)
-        ef = _NoEmbeddingFunction()
-        space = {"hnsw": {"space": "cosine"}}
-        where = url or folder.parent
-        self.chunks = Guarded(self._client.get_or_create_collection("chunks", embedding_function=ef, configuration=space),
-                              where, (ChromaError,))
-        self.windows = Guarded(self._client.get_or_create_collection("windows", embedding_function=ef, configuration=space),
-                               where, (ChromaError,))
+        self._where = url or folder.parent
+        self.chunks = self.collection("chunks")
+        self.windows = self.collection("windows")
         # the windows collection is queried beside the chunks one (Chroma releases the GIL while it searches)
         self._side = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rag-windows")
 
@@ -155,6 +150,14 @@ class ChromaStore:
             )
         except Exception as exc:  # chromadb raises plain exceptions for connection failures
             raise IndexError_(f"cannot reach the Chroma server at {url}: {exc}") from None
+
+    def collection(self, name: str) -> Any:
+        """A collection of this store (made if new), its storage errors reported as ``failure`` words them."""
+        from chromadb.errors import ChromaError
+
+        made = self._client.get_or_create_collection(name, embedding_function=_NoEmbeddingFunction(),
+                                                     configuration={"hnsw": {"space": "cosine"}})
+        return Guarded(made, self._where, (ChromaError,))
 
     def close(self) -> None:
         self._side.shutdown(wait=False)

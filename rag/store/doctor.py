@@ -11,12 +11,15 @@ def doctor(index: Index, repair: bool = False) -> list[str]:
     orphan vectors are removed (so the next ingest re-adds them) and BM25 is rebuilt."""
     problems = []
     docs = {d.doc_id: d for d in index.documents()}
+    abandoned = {d.doc_id for d in index.manifest.abandoned()}  # on a shared server, not another node's live write
     counts: dict[str, int] = {}
     for chunk in index.iter_chunks():
         counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
     for d in docs.values():
-        if d.status == "indexing":
+        if d.status == "indexing" and d.doc_id in abandoned:
             problems.append(f"{d.source}: a write did not finish (will be re-ingested)")
+        elif d.status == "indexing":
+            continue  # another node is writing it now
         elif d.status == "ok" and counts.get(d.doc_id, 0) != d.chunks:
             problems.append(f"{d.source}: manifest says {d.chunks} chunks, Chroma holds {counts.get(d.doc_id, 0)}")
     orphans = [doc_id for doc_id in counts if doc_id not in docs or docs[doc_id].status == "failed" and not docs[doc_id].chunks]
@@ -30,7 +33,7 @@ def doctor(index: Index, repair: bool = False) -> list[str]:
     # a BM25 index older than the last write is no problem: the next search rebuilds it (and so does --repair)
     if repair:
         for d in docs.values():
-            if d.status == "indexing" or (d.status == "ok" and counts.get(d.doc_id, 0) != d.chunks):
+            if d.doc_id in abandoned or (d.status == "ok" and counts.get(d.doc_id, 0) != d.chunks):
                 index.delete_document(d.doc_id)
         if orphans:
             index.delete_orphans(orphans)

@@ -26,6 +26,7 @@ from rag.store.bm25 import Bm25Index, bm25_fields
 from rag.store.chroma import ChromaStore
 from rag.store.manifest import DocRecord, Manifest
 from rag.store.rwlock import ReadWriteLock
+from rag.store.shared_manifest import COLLECTION, SharedManifest
 from rag.store.storage import failure, writable
 from rag.store.writer_lock import WriterLock
 
@@ -67,13 +68,16 @@ class Index:
             raise IndexError_(f"the index {self.path} is read-only and holds no index yet: give a folder this user may write")
         # one writer at a time per index: threads of this process and other processes alike (UI button, API, CLI)
         self.ingesting = WriterLock(self.path / "write.lock", self.read_only)
-        self.manifest = Manifest(self.path / MANIFEST, self.read_only)
+        local = Manifest(self.path / MANIFEST, self.read_only)
         if self.read_only or chroma_url:
             self.store = ChromaStore(self.path / "chroma", chroma_url, chroma_token, self.read_only)
         else:  # two processes creating one new store at once race on its tables ("table collections already exists")
             with open(self.path / "open.lock", "a") as f:
                 fcntl.flock(f, fcntl.LOCK_EX)
                 self.store = ChromaStore(self.path / "chroma", chroma_url, chroma_token)
+        # with a Chroma server the documents live in it, shared by every node using it; this folder keeps caches
+        self.manifest: Manifest | SharedManifest = (SharedManifest(self.store.collection(COLLECTION), local)
+                                                    if chroma_url else local)
         self._bm25: Bm25Index | None = None
         self._derived: dict[str, tuple[int, Any]] = {}  # values derived from the index, per generation
 
@@ -120,6 +124,7 @@ class Index:
         with self._rw.writing():
             records = [record for record, _, _ in items]
             self.manifest.upsert(records, "indexing")
+            self.manifest.bump()  # a node reading the same server hides these documents from here on
             self.store.delete_documents(sorted({r.doc_id for r in records}))
             self.store.add([c for _, cs, _ in items for c in cs], [v for _, _, vs in items for v in vs])
             self.manifest.upsert(records, "ok", [len(chunks) for _, chunks, _ in items])
@@ -136,6 +141,8 @@ class Index:
     def append_chunks(self, chunks: list[Chunk], vectors: list[np.ndarray]) -> None:
         with self._rw.writing():
             self.store.add(chunks, vectors)
+            for doc_id in sorted({c.doc_id for c in chunks}):
+                self.manifest.renew(doc_id)
 
     def finish_document(self, record: DocRecord, chunks: int) -> None:
         with self._rw.writing():
@@ -168,8 +175,9 @@ class Index:
             self.manifest.bump()
 
     def repair(self) -> list[str]:
-        """Drop the chunks of documents whose write never finished; return their sources for re-ingestion."""
-        broken = [d for d in self.documents() if d.status == "indexing"]
+        """Drop the chunks of documents whose write never finished; return their sources for re-ingestion. A
+        document another node is still writing to a shared server is left to it."""
+        broken = self.manifest.abandoned()
         for d in broken:
             log.warning("%s was being indexed when a previous run stopped; its chunks are removed", d.source)
             self.delete_document(d.doc_id)

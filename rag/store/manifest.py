@@ -87,6 +87,14 @@ class Manifest:
     def indexing(self) -> set[str]:
         return {r[0] for r in self._db.execute("SELECT doc_id FROM documents WHERE status = 'indexing'")}
 
+    def abandoned(self) -> list[DocRecord]:
+        """Documents a write left half-done: every ``indexing`` one, since one machine's writers take turns under the
+        index's write lock (``rag.store.writer_lock``)."""
+        return [d for d in self.documents() if d.status == "indexing"]
+
+    def renew(self, doc_id: str) -> None:
+        """A long write goes on (the shared manifest renews its lease; one machine's needs none)."""
+
     def record_failure(self, doc_id: str, source: str, path: str, error: str) -> None:
         self._db.execute(
             "INSERT INTO documents (doc_id, source, path, status, error, updated) VALUES (?, ?, ?, 'failed', ?, ?) "
