@@ -70,7 +70,7 @@ def test_two_nodes_share_one_server_documents_and_all(chroma_url: str, tmp_path:
 
     docs = tmp_path / "harbour"
     docs.mkdir()
-    (docs / "lighthouse.md").write_text("# Lighthouse\n\nThe Skarvik lighthouse lamp is a rotating LED beacon visible for 18 nautical miles.\n")
+    (docs / "lighthouse.md").write_text("# Lighthouse\n\nThe Skarvik lighthouse lamp is a LED beacon seen 18 nautical miles away.\n")
     (docs / "pump.txt").write_text("The bilge pump Zephyr-9 is serviced every 250 running hours.\n")
     a = Rag.open(config=make_config(tmp_path / "node-a", **{"index.chroma_url": chroma_url}))
     b = Rag.open(config=make_config(tmp_path / "node-b", **{"index.chroma_url": chroma_url}))
