@@ -68,6 +68,18 @@ def test_invented_numbers_are_unsupported() -> None:
     assert unsupported("On 3 October the ferry leaves at 14:30 [2].", hits, question=dated) == ""
     assert "3" in unsupported("On 3 October the ferry leaves at 14:30 [2].", hits)
     assert unsupported("Penguins enjoy jazz music on Sundays.", hits)
+
+
+def test_code_the_passages_never_write_is_unsupported() -> None:
+    text = ("strftime() substitutions: %d day of month: 00-31; %H hour: 00-24; %m month: 01-12. Start it with "
+            "--default-settings to skip the init files; the field is named maxRetries, or max_retries in the file.")
+    hits = [Hit(Chunk(id="s:0", doc_id="s", text=text, source="sqlite.html"), 1.0, "fused")]
+    for answer in ("The month is %m [1].", "Use --default-settings [1].", "Set `maxRetries` (or max_retries) [1]."):
+        assert unsupported(answer, hits) == "", answer
+    assert "%b" in unsupported("The abbreviated month name is %b [1].", hits)  # another program's specifier
+    assert "--verbose" in unsupported("Use --verbose [1].", hits)
+    assert "MaxRetries" in unsupported("The field is `MaxRetries` [1].", hits)  # case matters in code
+    assert "retry_count" in unsupported("The field is retry_count [1].", hits)
     assert is_abstention("I could not find this in the documents.", "I could not find this in the documents.")
     assert not is_abstention("The ferry leaves at 14:30.", "I could not find this in the documents.")
     assert is_abstention("[1] [2]", "I could not find this in the documents.")  # markers only: no answer

@@ -20,6 +20,9 @@ _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 MIN_TERM_SUPPORT = 0.5  # the share of an answer's words its passages must hold
 COPIED = 0.8  # the share of an answer's own words a passage must hold for the answer to be cited there instead
 _ENUMERATOR = re.compile(r"(?m)^[ \t]*\d{1,2}[.)][ \t]+")  # "7. " opening a line of a numbered list
+# what an answer writes as code: `quoted`, a command-line option (-v, --default-settings), a format specifier (%b),
+# a camelCase or snake_case identifier; case matters in all of them, so they are looked up as written
+_CODE = re.compile(r"`([^`\n]{1,60})`|(?<![\w-])(--?[A-Za-z][\w-]*)|(%[A-Za-z])|\b([a-z]+[A-Z]\w*|[A-Za-z]+_\w+)\b")
 
 
 def _claims(answer: str) -> str:
@@ -44,6 +47,11 @@ def _stated(figure: str, numbers: set[str]) -> bool:
 
 def _invented(text: str, known: set[str]) -> list[str]:
     return [n for n in figures(text) if not _stated(n, known)]
+
+
+def code_written(text: str) -> list[str]:
+    """The code an answer writes (see ``_CODE``), each as written."""
+    return [next(g for g in m.groups() if g).strip() for m in _CODE.finditer(text)]
 
 
 def _focus_terms(question: str, passages: list[Hit]) -> set[str]:
@@ -287,6 +295,10 @@ def unsupported(answer: str, passages: list[Hit], min_term_support: float = MIN_
     invented = _invented(body, _numbers(f"{evidence} {question}"))
     if invented:
         return f"the passages do not state {', '.join(sorted(set(invented)))}"
+    # an option, format or identifier the passages never write is the model's memory of another program
+    code = [c for c in code_written(body) if c not in evidence and c not in question]
+    if code:
+        return f"the passages do not write {', '.join(sorted(set(code)))}"
     terms = set(tokenize(body))
     known = set(tokenize(evidence)) | set(tokenize(question))  # saying the question back invents nothing
     if terms and len(terms & known) / len(terms) < min_term_support:
