@@ -37,9 +37,11 @@ def test_bm25s_robertson_ranks_like_rank_bm25(query: str) -> None:
 
 def test_index_text_field_is_lucene_bm25() -> None:
     """The index's text field scores Lucene's BM25 (idf = ln(1 + (N - df + .5) / (df + .5))), up to (k1 + 1)."""
+    from rag.core.types import Chunk
     from rag.store.bm25 import Bm25Index
 
-    index = Bm25Index.build([str(i) for i in range(len(CORPUS))], [{"text": t} for t in CORPUS], k1=1.2, b=0.75, stamp={})
+    chunks = [Chunk(id=str(i), doc_id=str(i), text=t, source=f"{i}.txt") for i, t in enumerate(CORPUS)]
+    index = Bm25Index.build(chunks, k1=1.2, b=0.75, stamp={})
     docs = [tokenize(t) for t in CORPUS]
     avgdl = sum(map(len, docs)) / len(docs)
     for query in QUERIES:

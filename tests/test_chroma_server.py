@@ -179,3 +179,39 @@ def test_a_write_in_progress_on_another_node_is_left_to_it_until_its_writer_is_g
         assert [f.status for f in b.ingest(docs, progress=False).files] == ["added"]  # taken over after the writer left
         assert b.search("Buoy B3 deployed", 1)[0].chunk.source == "buoys/b3.md"
         assert b.doctor() == []
+
+
+@pytest.mark.slow
+def test_a_node_brings_its_keyword_index_up_to_date_with_only_what_changed(chroma_url: str, tmp_path: Path) -> None:
+    import numpy as np
+
+    from rag.pipeline import Rag
+    from rag.store.bm25 import Bm25Index
+
+    docs = tmp_path / "logbook"
+    docs.mkdir()
+    (docs / "winch.md").write_text("# Winch\n\nThe anchor winch Halvard-2 is greased every month.\n")
+    (docs / "crane.md").write_text("# Crane\n\nThe deck crane Brimsey lifts at most 2 tonnes.\n")
+    (docs / "radio.md").write_text("# Radio\n\nThe VHF radio Skua-7 is tested every Monday at 09:00.\n")
+    a = Rag.open(config=make_config(tmp_path / "node-a", **{"index.chroma_url": chroma_url}))
+    b = Rag.open(config=make_config(tmp_path / "node-b", **{"index.chroma_url": chroma_url}))
+    try:
+        a.ingest(docs, progress=False)
+        assert b.search("Brimsey crane", 1)[0].chunk.source == "logbook/crane.md"
+        (docs / "winch.md").write_text("# Winch\n\nThe anchor winch Halvard-2 is greased every week since the refit.\n")
+        (docs / "radio.md").unlink()
+        (docs / "pump.md").write_text("# Pump\n\nThe fire pump Tarnvik-9 is run for ten minutes every Friday.\n")
+        a.ingest(docs, progress=False)
+        assert b.search("Tarnvik-9 fire pump", 1)[0].chunk.source == "logbook/pump.md"
+        caught_up = b.index.bm25()
+        assert caught_up.how == "updated"  # only the changed documents were read again
+        assert not caught_up.knows("skua")  # the deleted file's words are gone
+        full = Bm25Index.build(list(b.index.iter_chunks()), 1.2, 0.75, caught_up.stamp)
+        boosts = b.retriever.boosts
+        for query in ("anchor winch greased week", "Skua-7 radio", "fire pump Friday", "crane tonnes"):
+            mine = dict(zip(caught_up.ids, caught_up.scores(query, boosts).tolist()))
+            assert mine.keys() == set(full.ids)
+            assert np.allclose([mine[i] for i in full.ids], full.scores(query, boosts), atol=1e-6)
+    finally:
+        a.close()
+        b.close()

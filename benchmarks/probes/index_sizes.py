@@ -8,10 +8,12 @@ per chunk are what docs/deployment.md scales to a million chunks.
 import argparse
 import gc
 import json
+import tempfile
 from pathlib import Path
 
 from rag.core.config import load_config
 from rag.eval.meta import run_meta
+from rag.store.bm25 import Bm25Index
 from rag.store.index import Index
 
 
@@ -26,19 +28,22 @@ def _resident() -> int:
 def measure(folder: Path) -> dict:
     index = Index(folder)
     chunks, windows = index.store.sizes()
-    chars = sum(len(c.text) for c in index.iter_chunks())
-    index.forget_bm25()
+    every = list(index.iter_chunks())
+    chars = sum(len(c.text) for c in every)
     gc.collect()
     before = _resident()
-    bm25 = index.bm25()
+    bm25 = Bm25Index.build(every, index.k1, index.b, index.bm25_stamp())  # as this version builds it, whatever is saved
     gc.collect()
     memory = _resident() - before
+    with tempfile.TemporaryDirectory() as tmp:
+        bm25.save(Path(tmp) / "bm25")
+        bm25_disk = _bytes(Path(tmp) / "bm25")
     index.close()
     del bm25
     per = max(chunks, 1)
     return {"index": str(folder), "chunks": chunks, "extra_windows": windows, "mean_chunk_chars": round(chars / per),
             "chroma_bytes_per_chunk": round(_bytes(folder / "chroma") / per),
-            "bm25_disk_bytes_per_chunk": round(_bytes(folder / "bm25") / per),
+            "bm25_disk_bytes_per_chunk": round(bm25_disk / per),
             "bm25_memory_bytes_per_chunk": round(memory / per),
             "manifest_bytes_per_chunk": round(sum(f.stat().st_size for f in folder.glob("manifest.sqlite3*")) / per)}
 

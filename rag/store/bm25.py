@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import bm25s
@@ -41,19 +41,80 @@ class Bm25Index:
     ids: list[str]
     fields: dict[str, bm25s.BM25]
     stamp: dict
+    # what a later update needs without reading every chunk again: each chunk's document, and per field the chunks'
+    # analyzed tokens as ids into that field's vocabulary, end to end, with each chunk's count (one array, not one
+    # per chunk: an array's own header costs more than a short field's tokens); empty for an index saved before
+    doc_ids: list[str] = field(default_factory=list)
+    tokens: dict[str, np.ndarray] = field(default_factory=dict)
+    lengths: dict[str, np.ndarray] = field(default_factory=dict)
+    vocab: dict[str, list[str]] = field(default_factory=dict)
+    how: str = "built"  # "built" from every chunk, or "updated" with the chunks of the documents that changed
 
     @classmethod
-    def build(cls, ids: list[str], per_chunk: list[dict[str, str]], k1: float, b: float, stamp: dict) -> Bm25Index:
-        """``per_chunk[i]``: the field texts of chunk ``ids[i]`` (see ``bm25_fields``)."""
-        fields = {}
+    def build(cls, chunks: list[Chunk], k1: float, b: float, stamp: dict) -> Bm25Index:
+        """The index of ``chunks`` (their fields as ``bm25_fields`` gives them)."""
+        empty = {name: np.zeros(0, dtype=np.int32) for name in FIELDS}
+        index = cls([], {}, dict(stamp), [], dict(empty), dict(empty), {name: [] for name in FIELDS})
+        index._append(chunks)
+        index._fit(k1, b)
+        return index
+
+    @property
+    def updatable(self) -> bool:
+        return (len(self.doc_ids) == len(self.ids) and set(self.lengths) == set(FIELDS)
+                and all(len(n) == len(self.ids) for n in self.lengths.values()))
+
+    def updated(self, changed: set[str], chunks: list[Chunk], k1: float, b: float, stamp: dict) -> Bm25Index:
+        """This index with the chunks of the documents ``changed`` replaced by ``chunks`` (their chunks now, none for
+        a deleted document): only those are read and analyzed, the rest keep their tokens."""
+        keep = np.fromiter((d not in changed for d in self.doc_ids), dtype=bool, count=len(self.doc_ids))
+        index = Bm25Index([i for i, k in zip(self.ids, keep) if k], {}, dict(stamp), [d for d, k in zip(self.doc_ids, keep) if k],
+                          {name: t[np.repeat(keep, self.lengths[name])] for name, t in self.tokens.items()},
+                          {name: n[keep] for name, n in self.lengths.items()},
+                          {name: list(words) for name, words in self.vocab.items()}, "updated")
+        index._append(chunks)
+        index._fit(k1, b)
+        return index
+
+    def _append(self, chunks: list[Chunk]) -> None:
+        self.ids += [c.id for c in chunks]
+        self.doc_ids += [c.doc_id for c in chunks]
+        texts = [bm25_fields(c) for c in chunks]
         for name in FIELDS:
-            tokens = [analyzer.tokenize(f.get(name, "")) for f in per_chunk]
-            if not any(tokens):
+            words = self.vocab.setdefault(name, [])
+            number = {w: i for i, w in enumerate(words)}
+            ids: list[int] = []
+            counts = []
+            for t in texts:
+                tokens = analyzer.tokenize(t.get(name, ""))
+                for w in tokens:
+                    if w not in number:
+                        number[w] = len(words)
+                        words.append(w)
+                ids += (number[w] for w in tokens)
+                counts.append(len(tokens))
+            self.tokens[name] = np.concatenate([self.tokens[name], np.array(ids, dtype=np.int32)])
+            self.lengths[name] = np.concatenate([self.lengths[name], np.array(counts, dtype=np.int32)])
+
+    def _fit(self, k1: float, b: float) -> None:
+        """The bm25s model of each field from the kept token ids; tokens no chunk holds any more leave the vocabulary
+        (``knows`` answers for the chunks there are)."""
+        self.fields = {}
+        for name in FIELDS:
+            used = np.unique(self.tokens[name])
+            if not len(used):
                 continue
+            if len(used) < len(self.vocab[name]):
+                remap = np.full(len(self.vocab[name]), -1, dtype=np.int32)
+                remap[used] = np.arange(len(used), dtype=np.int32)
+                self.tokens[name] = remap[self.tokens[name]]
+                self.vocab[name] = [self.vocab[name][i] for i in used]
+            flat = self.tokens[name].tolist()
+            ends = np.cumsum(self.lengths[name]).tolist()
+            rows = [flat[a:z] for a, z in zip([0, *ends[:-1]], ends)]
             model = bm25s.BM25(k1=k1, b=b, method="lucene")
-            model.index(tokens, show_progress=False)
-            fields[name] = model
-        return cls(list(ids), fields, dict(stamp))
+            model.index((rows, {w: i for i, w in enumerate(self.vocab[name])}), show_progress=False)
+            self.fields[name] = model
 
     def scores(self, query: str, boosts: dict[str, float]) -> np.ndarray:
         """BM25 score of every chunk (row order of ``ids``) for ``query``."""
@@ -99,6 +160,12 @@ class Bm25Index:
         for name, model in self.fields.items():
             model.save(str(tmp / name), show_progress=False)
         (tmp / "ids.json").write_text(json.dumps(self.ids))
+        if self.updatable:
+            (tmp / "doc_ids.json").write_text(json.dumps(self.doc_ids))
+            for name in FIELDS:
+                (tmp / f"{name}.vocab.json").write_text(json.dumps(self.vocab[name]))
+                np.save(tmp / f"{name}.tokens.npy", self.tokens[name])
+                np.save(tmp / f"{name}.lengths.npy", self.lengths[name])
         (tmp / "stamp.json").write_text(json.dumps({**self.stamp, "fields": sorted(self.fields)}))
         old = folder.with_name(folder.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -119,7 +186,14 @@ class Bm25Index:
                 name: bm25s.BM25.load(str(folder / name), allow_pickle=False, show_progress=False)
                 for name in stamp.get("fields", [])
             }
+            doc_ids, tokens, lengths, vocab = [], {}, {}, {}
+            if (folder / "doc_ids.json").exists():  # kept since updates came in; older copies are rebuilt when stale
+                doc_ids = json.loads((folder / "doc_ids.json").read_text())
+                for name in FIELDS:
+                    vocab[name] = json.loads((folder / f"{name}.vocab.json").read_text())
+                    tokens[name] = np.load(folder / f"{name}.tokens.npy", allow_pickle=False)
+                    lengths[name] = np.load(folder / f"{name}.lengths.npy", allow_pickle=False)
         except (OSError, ValueError, KeyError) as exc:
             log.warning("BM25 index at %s is unreadable (%s); it will be rebuilt", folder, exc)
             return None
-        return cls(ids, fields, stamp)
+        return cls(ids, fields, stamp, doc_ids, tokens, lengths, vocab)

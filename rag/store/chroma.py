@@ -231,6 +231,13 @@ class ChromaStore:
         got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
         return {i: chunk_from(i, t, m) for i, t, m in zip(got["ids"], got["documents"], got["metadatas"])}
 
+    def documents_of(self, ids: list[str]) -> set[str]:
+        """The documents the chunks ``ids`` belong to."""
+        out: set[str] = set()
+        for lo in range(0, len(ids), BATCH):
+            out |= {m["doc_id"] for m in self.chunks.get(ids=ids[lo : lo + BATCH], include=["metadatas"])["metadatas"]}
+        return out
+
     def iter_chunks(self, doc_ids: list[str] | None = None, containing: list[str] | None = None) -> Iterator[Chunk]:
         """Chunks, optionally only those of ``doc_ids`` or only those whose text holds any of ``containing``
         (each chunk once)."""

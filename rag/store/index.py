@@ -22,7 +22,7 @@ import numpy as np
 from rag.core import analyzer
 from rag.core.errors import IndexError_
 from rag.core.types import Chunk
-from rag.store.bm25 import Bm25Index, bm25_fields
+from rag.store.bm25 import Bm25Index
 from rag.store.chroma import ChromaStore
 from rag.store.manifest import DocRecord, Manifest
 from rag.store.rwlock import ReadWriteLock
@@ -123,12 +123,13 @@ class Index:
             return
         with self._rw.writing():
             records = [record for record, _, _ in items]
+            changed = [r.doc_id for r in records]
             self.manifest.upsert(records, "indexing")
-            self.manifest.bump()  # a node reading the same server hides these documents from here on
-            self.store.delete_documents(sorted({r.doc_id for r in records}))
+            self.manifest.bump(changed)  # a node reading the same server hides these documents from here on
+            self.store.delete_documents(sorted(set(changed)))
             self.store.add([c for _, cs, _ in items for c in cs], [v for _, _, vs in items for v in vs])
             self.manifest.upsert(records, "ok", [len(chunks) for _, chunks, _ in items])
-            self.manifest.bump()
+            self.manifest.bump(changed)
 
     def begin_document(self, record: DocRecord) -> None:
         """Start replacing a document part by part (files too large to hold in memory): its old chunks go,
@@ -136,7 +137,7 @@ class Index:
         with self._rw.writing():
             self.manifest.upsert([record], "indexing")
             self.store.delete_documents([record.doc_id])
-            self.manifest.bump()
+            self.manifest.bump([record.doc_id])
 
     def append_chunks(self, chunks: list[Chunk], vectors: list[np.ndarray]) -> None:
         with self._rw.writing():
@@ -147,14 +148,14 @@ class Index:
     def finish_document(self, record: DocRecord, chunks: int) -> None:
         with self._rw.writing():
             self.manifest.upsert([record], "ok", [chunks])
-            self.manifest.bump()
+            self.manifest.bump([record.doc_id])
 
     def update_metadata(self, changes: dict[str, dict[str, Any]]) -> None:
         """Merge metadata fields into existing chunks (acronyms defined elsewhere, corpus topics)."""
         with self._rw.writing():
             self.store.update_metadata(changes)
             if changes:
-                self.manifest.bump()
+                self.manifest.bump(sorted(self.store.documents_of(list(changes))))
 
     def delete_document(self, doc_id: str, exclude: bool = False) -> None:
         """Remove a document's chunks and its manifest entry, or with ``exclude`` keep the entry as excluded (see
@@ -166,13 +167,13 @@ class Index:
                 self.manifest.exclude(doc_id)
             else:
                 self.manifest.remove(doc_id)
-            self.manifest.bump()
+            self.manifest.bump([doc_id])
 
     def delete_orphans(self, doc_ids: list[str]) -> None:
         """Remove chunks whose document the manifest does not know."""
         with self._rw.writing():
             self.store.delete_documents(doc_ids)
-            self.manifest.bump()
+            self.manifest.bump(doc_ids)
 
     def repair(self) -> list[str]:
         """Drop the chunks of documents whose write never finished; return their sources for re-ingestion. A
@@ -218,18 +219,24 @@ class Index:
         return {"generation": self.generation, "analyzer": analyzer.VERSION, "k1": self.k1, "b": self.b}
 
     def bm25(self) -> Bm25Index:
-        """The BM25 index for the current generation, rebuilt from Chroma when stale."""
+        """The BM25 index for the current generation: the one in memory or saved, brought up to date with only the
+        documents that changed where the manifest can say which (a shared server's), else rebuilt from Chroma."""
         with self._lock:
             stamp = self.bm25_stamp()
             if self._bm25 is not None and self._bm25.stamp == stamp:
                 return self._bm25
-            loaded = Bm25Index.load(self.path / "bm25")
-            if loaded is not None and {k: loaded.stamp.get(k) for k in stamp} == stamp:
-                loaded.stamp = stamp
-                self._bm25 = loaded
-                return loaded
-            chunks = list(self.iter_chunks())
-            self._bm25 = Bm25Index.build([c.id for c in chunks], [bm25_fields(c) for c in chunks], self.k1, self.b, stamp)
+            current = self._bm25 or Bm25Index.load(self.path / "bm25")
+            if current is not None and {k: current.stamp.get(k) for k in stamp} == stamp:
+                current.stamp = stamp
+                self._bm25 = current
+                return current
+            same_recipe = current is not None and all(current.stamp.get(k) == v for k, v in stamp.items() if k != "generation")
+            changed = self.manifest.changed_since(int(current.stamp.get("generation", 0))) if same_recipe else None
+            if current is not None and current.updatable and changed is not None:
+                self._bm25 = current.updated(changed, list(self.iter_chunks(sorted(changed))), self.k1, self.b, stamp)
+            else:
+                log.info("building the keyword index from all %d chunks", self.store.count())
+                self._bm25 = Bm25Index.build(list(self.iter_chunks()), self.k1, self.b, stamp)
             if not self.read_only:  # a read-only index keeps its rebuilt BM25 in memory
                 try:
                     self._bm25.save(self.path / "bm25")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,8 +76,14 @@ class Manifest:
     def generation(self) -> int:
         return int(self.state("generation", "0"))
 
-    def bump(self) -> None:
+    def bump(self, doc_ids: Iterable[str] = ()) -> None:
+        """A new generation: something changed (``doc_ids``, the documents whose chunks did)."""
         self.set_state("generation", str(self.generation + 1))
+
+    def changed_since(self, generation: int) -> set[str] | None:
+        """The documents changed since ``generation``; None when this manifest does not say (one machine's index,
+        whose keyword index is rebuilt from the local store instead)."""
+        return None
 
     def documents(self) -> list[DocRecord]:
         rows = self._db.execute(

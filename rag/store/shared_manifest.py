@@ -18,6 +18,7 @@ import os
 import random
 import socket
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from rag.store.manifest import EXCLUDED, EXCLUDED_REASON, DocRecord, Manifest
@@ -25,6 +26,9 @@ from rag.store.manifest import EXCLUDED, EXCLUDED_REASON, DocRecord, Manifest
 COLLECTION = "documents"
 LEASE_S = 600.0  # a write silent this long is taken for a crashed node's (every part written renews it)
 LOCAL_STATE = frozenset({"roots"})  # the folders this machine syncs; the rest describes the shared index
+_CHANGE = "change:"  # ids of the notes of which documents a generation changed
+KEEP_CHANGES_NS = 14 * 86400 * 10**9  # notes are kept two weeks; a node whose keyword index is older rebuilds it
+CLOCKS_NS = 300 * 10**9  # how far apart two nodes' clocks may be
 _STATE = "state:"  # ids of the shared state records ("state:generation", ...), beside the documents' own ids
 _VECTOR = [1.0]  # Chroma keeps a vector with every record; these records are never searched by one
 
@@ -67,10 +71,28 @@ class SharedManifest:
     def generation(self) -> int:
         return int(self.state("generation", "0"))
 
-    def bump(self) -> None:
+    def bump(self, doc_ids: Iterable[str] = ()) -> None:
+        """A new generation, noting which documents changed (``doc_ids``) so that every node brings its keyword index
+        up to date with those alone. The note is written first: a node that sees the generation finds it."""
         # two nodes writing at once must not both move to N + 1 (one would keep a keyword index missing the other's
-        # write): a new generation is unique, not merely larger
-        self.set_state("generation", str(max(self.generation + 1, time.time_ns() + random.randrange(1000))))
+        # write): a new generation is unique, not merely larger, and about the time it was made, in nanoseconds
+        new = max(self.generation + 1, time.time_ns() + random.randrange(1000))
+        if ids := sorted(set(doc_ids)):
+            self._docs.upsert(ids=[f"{_CHANGE}{new}"], embeddings=[_VECTOR],
+                              metadatas=[{"kind": "change", "at": new, "doc_ids": json.dumps(ids)}])
+        self.set_state("generation", str(new))
+        if random.random() < 0.01:  # now and then, notes older than any node should still need
+            self._docs.delete(where={"$and": [{"kind": "change"}, {"at": {"$lt": new - KEEP_CHANGES_NS}}]})
+
+    def changed_since(self, generation: int) -> set[str] | None:
+        """The documents changed since ``generation``, or None when the notes may not reach back that far. Notes
+        from a little before it are read too: generations come from several machines' clocks, and reading a
+        document again is harmless."""
+        if generation < time.time_ns() - KEEP_CHANGES_NS // 2:
+            return None
+        got = self._docs.get(where={"$and": [{"kind": "change"}, {"at": {"$gt": generation - CLOCKS_NS}}]},
+                             include=["metadatas"])
+        return {d for m in got["metadatas"] for d in json.loads(m["doc_ids"])}
 
     # ---- documents --------------------------------------------------------------------------------------------
 
