@@ -9,6 +9,7 @@ import argparse
 import gc
 import json
 import tempfile
+import tracemalloc
 from pathlib import Path
 
 from rag.core.config import load_config
@@ -21,20 +22,17 @@ def _bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
 
 
-def _resident() -> int:
-    return int(Path("/proc/self/statm").read_text().split()[1]) * 4096
-
-
 def measure(folder: Path) -> dict:
     index = Index(folder)
     chunks, windows = index.store.sizes()
     every = list(index.iter_chunks())
     chars = sum(len(c.text) for c in every)
     gc.collect()
-    before = _resident()
+    tracemalloc.start()  # what the index holds once built (resident size would count the build's freed temporaries too)
     bm25 = Bm25Index.build(every, index.k1, index.b, index.bm25_stamp())  # as this version builds it, whatever is saved
     gc.collect()
-    memory = _resident() - before
+    memory, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
     with tempfile.TemporaryDirectory() as tmp:
         bm25.save(Path(tmp) / "bm25")
         bm25_disk = _bytes(Path(tmp) / "bm25")
@@ -44,7 +42,7 @@ def measure(folder: Path) -> dict:
     return {"index": str(folder), "chunks": chunks, "extra_windows": windows, "mean_chunk_chars": round(chars / per),
             "chroma_bytes_per_chunk": round(_bytes(folder / "chroma") / per),
             "bm25_disk_bytes_per_chunk": round(bm25_disk / per),
-            "bm25_memory_bytes_per_chunk": round(memory / per),
+            "bm25_memory_bytes_per_chunk": round(memory / per), "bm25_build_peak_bytes_per_chunk": round(peak / per),
             "manifest_bytes_per_chunk": round(sum(f.stat().st_size for f in folder.glob("manifest.sqlite3*")) / per)}
 
 
