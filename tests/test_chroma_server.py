@@ -164,9 +164,9 @@ def test_a_write_in_progress_on_another_node_is_left_to_it_until_its_writer_is_g
         records = b.index.manifest._docs  # what another node's write in progress leaves in the server
         live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
         try:
-            for writer, updated, alive in [(f"{socket.gethostname()}:{live.pid}", time.time(), True),
-                                           ("node-far-away:4242", time.time(), True),
-                                           ("node-far-away:4242", time.time() - shared_manifest.LEASE_S - 1, False)]:
+            for writer, updated, alive in [(f"{socket.gethostname()}:{live.pid}:0", time.time(), True),
+                                           ("node-far-away:4242:0", time.time(), True),
+                                           ("node-far-away:4242:0", time.time() - shared_manifest.LEASE_S - 1, False)]:
                 records.update(ids=[doc.doc_id], metadatas=[{"status": "indexing", "writer": writer, "updated": updated}])
                 b.index.manifest.bump()  # as a write does when it begins
                 assert all(h.chunk.doc_id != doc.doc_id for h in b.search("Buoy B3 deployed", 5))  # hidden while written

@@ -34,7 +34,8 @@ _VECTOR = [1.0]  # Chroma keeps a vector with every record; these records are ne
 
 
 def node_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This writer: its host, its process, and which of the process's indexes (two may write one server)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{random.randrange(16**8):08x}"
 
 
 class SharedManifest:
@@ -110,7 +111,7 @@ class SharedManifest:
     def abandoned(self) -> list[DocRecord]:
         """Documents left half-written by a writer that is gone (see the module's note); a live writer's are kept."""
         rows = self._records({"$and": [{"kind": "document"}, {"status": "indexing"}]})
-        return [_record(m) for m in rows if not _alive(m.get("writer", ""), float(m.get("updated", 0.0)))]
+        return [_record(m) for m in rows if not _alive(m.get("writer", ""), float(m.get("updated", 0.0)), self._node)]
 
     def record_failure(self, doc_id: str, source: str, path: str, error: str) -> None:
         got = self._docs.get(ids=[doc_id], include=["metadatas"])
@@ -160,12 +161,13 @@ def _record(m: dict) -> DocRecord:
                      m.get("title", ""), json.loads(m.get("meta") or "{}"))
 
 
-def _alive(writer: str, updated: float) -> bool:
-    """Whether the node that marked a document ``indexing`` may still be writing it."""
-    host, _, pid = writer.rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():  # a process on this machine: ask the system
-        if int(pid) == os.getpid():  # this process holds the index's write lock when it asks: its own write failed
-            return False
+def _alive(writer: str, updated: float, me: str) -> bool:
+    """Whether the writer that marked a document ``indexing`` may still be writing it. ``me`` asks holding its index's
+    write lock, so a write of its own did not finish."""
+    if writer == me:
+        return False
+    host, pid, _ = (writer.split(":") + ["", ""])[:3]
+    if host == socket.gethostname() and pid.isdigit() and int(pid) != os.getpid():  # this machine: ask the system
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
@@ -173,4 +175,4 @@ def _alive(writer: str, updated: float) -> bool:
         except PermissionError:  # another user's process, alive
             pass
         return True
-    return time.time() - updated < LEASE_S
+    return time.time() - updated < LEASE_S  # another machine, or another index of this process
