@@ -354,8 +354,9 @@ def cmd_serve(args: argparse.Namespace, config: Config) -> int:
     rags = Rag.open_all(args.index or [config.index.path], config)
     rag = rags[0]
     if args.ingest:  # into the first collection
-        report = rag.ingest(args.ingest)
-        print(report.summary())
+        print(rag.ingest(args.ingest).summary())
+    for each in rags:  # a new node of a shared Chroma server reads every chunk once: here, not at a first search
+        each.prepare()
     # loaded before the page opens, so the first question does not wait for it; a model that will not load is
     # reported here and the page still serves search and the documents
     g = config.generate

@@ -15,7 +15,7 @@ from ingest.enrich import Prepared
 from rag.answer.answerer import Answerer
 from rag.core.config import Config, load_config
 from rag.core.errors import RagError
-from rag.core.progress import Progress
+from rag.core.progress import Progress, reporter
 from rag.core.recent import Recent
 from rag.core.types import Answer, AnswerDone, Event, Failed, Hit, IngestReport
 from rag.indexing.context_writer import context_writer
@@ -112,6 +112,11 @@ class Rag:
         """The language model, how it runs on this CPU, and whether it is loaded: for a status line."""
         g = self.config.generate
         return f"{g.model} ({runtime(g)}): {'ready' if self.generator.loaded else 'loads with the first question'}"
+
+    def prepare(self, progress: Progress = True) -> None:
+        """Build what searches read from the index now rather than at the first search: the keyword index, which a
+        node new to a shared Chroma server builds from every chunk once (``rag serve`` does, before it listens)."""
+        self.index.bm25(reporter(progress))
 
     def warm_up(self) -> None:
         """Load the language model now rather than on the first question (``rag serve`` does, before it listens)."""

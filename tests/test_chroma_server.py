@@ -66,6 +66,7 @@ def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
 def test_two_nodes_share_one_server_documents_and_all(chroma_url: str, tmp_path: Path) -> None:
     """Two machines, each with its own local folder, on one server: what one writes, deletes or repairs, the other
     sees, and neither takes the other's chunks for orphans."""
+    from rag.core.progress import KEYWORDS
     from rag.pipeline import Rag
 
     docs = tmp_path / "harbour"
@@ -76,6 +77,9 @@ def test_two_nodes_share_one_server_documents_and_all(chroma_url: str, tmp_path:
     b = Rag.open(config=make_config(tmp_path / "node-b", **{"index.chroma_url": chroma_url}))
     try:
         a.ingest(docs, progress=False)
+        seen: list[tuple[str, int, int]] = []
+        b.prepare(progress=lambda *report: seen.append(report))  # what `rag serve` does before it listens
+        assert seen[-1] == (KEYWORDS, b.index.count(), b.index.count())  # B's keyword index, from every chunk once
         assert {"harbour/lighthouse.md", "harbour/pump.txt"} <= {d.source for d in b.documents()}
         assert b.search("Skarvik lighthouse", 1)[0].chunk.source == "harbour/lighthouse.md"  # B's keyword index
         for query in ("Skarvik lighthouse", "pump service interval", "LED beacon"):  # an empty folder serves as A does

@@ -21,7 +21,8 @@ def silent(step: str, done: int, total: int) -> None:
 # the steps long work reports, and what each counts, so its bar reads "12.40chunk/s" rather than "it/s"
 READING, EMBEDDING, EMBEDDING_SENTENCES = "reading files", "embedding passages", "embedding sentences"
 ANSWERING = "answering questions"
-UNITS = {READING: "file", EMBEDDING: "chunk", EMBEDDING_SENTENCES: "chunk", ANSWERING: "question"}
+KEYWORDS = "building the keyword index"
+UNITS = {READING: "file", EMBEDDING: "chunk", EMBEDDING_SENTENCES: "chunk", ANSWERING: "question", KEYWORDS: "chunk"}
 
 
 class TerminalBars:

@@ -21,6 +21,7 @@ import numpy as np
 
 from rag.core import analyzer
 from rag.core.errors import IndexError_
+from rag.core.progress import KEYWORDS, Report, silent
 from rag.core.types import Chunk
 from rag.store.bm25 import Bm25Index
 from rag.store.chroma import ChromaStore
@@ -218,9 +219,10 @@ class Index:
     def bm25_stamp(self) -> dict:
         return {"generation": self.generation, "analyzer": analyzer.VERSION, "k1": self.k1, "b": self.b}
 
-    def bm25(self) -> Bm25Index:
+    def bm25(self, report: Report = silent) -> Bm25Index:
         """The BM25 index for the current generation: the one in memory or saved, brought up to date with only the
-        documents that changed where the manifest can say which (a shared server's), else rebuilt from Chroma."""
+        documents that changed where the manifest can say which (a shared server's), else rebuilt from Chroma
+        (``report`` counts the chunks read: a new node on a large shared index reads them all once)."""
         with self._lock:
             stamp = self.bm25_stamp()
             if self._bm25 is not None and self._bm25.stamp == stamp:
@@ -235,8 +237,15 @@ class Index:
             if current is not None and current.updatable and changed is not None:
                 self._bm25 = current.updated(changed, list(self.iter_chunks(sorted(changed))), self.k1, self.b, stamp)
             else:
-                log.info("building the keyword index from all %d chunks", self.store.count())
-                self._bm25 = Bm25Index.build(list(self.iter_chunks()), self.k1, self.b, stamp)
+                total = self.store.count()
+                chunks = []
+                for chunk in self.iter_chunks():
+                    chunks.append(chunk)
+                    if len(chunks) % 500 == 0:
+                        report(KEYWORDS, len(chunks), total)
+                self._bm25 = Bm25Index.build(chunks, self.k1, self.b, stamp)
+                if chunks:
+                    report(KEYWORDS, len(chunks), len(chunks))
             if not self.read_only:  # a read-only index keeps its rebuilt BM25 in memory
                 try:
                     self._bm25.save(self.path / "bm25")
