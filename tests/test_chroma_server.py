@@ -219,3 +219,21 @@ def test_a_node_brings_its_keyword_index_up_to_date_with_only_what_changed(chrom
     finally:
         a.close()
         b.close()
+
+
+def test_documents_a_node_kept_in_its_local_manifest_move_to_the_server(chroma_url: str, tmp_path: Path) -> None:
+    """An index used with a Chroma server before the manifest moved there kept its documents locally: they join the
+    server's list once, and leave the local file (else one deleted by another node would come back)."""
+    from rag.pipeline import Rag
+    from rag.store.manifest import DocRecord, Manifest
+
+    folder = tmp_path / "node-old"
+    folder.mkdir()
+    old = Manifest(folder / "manifest.sqlite3")
+    old.upsert([DocRecord("olddoc0001", "old/notes.md", "/data/old/notes.md", "ab" * 32, 120, 1.0, "ok", "", 0, "Notes",
+                          {"recipe": "r1"})], "ok")
+    old.close()
+    with Rag.open(config=make_config(folder, **{"index.chroma_url": chroma_url})) as node:
+        (moved,) = [d for d in node.documents() if d.doc_id == "olddoc0001"]
+        assert (moved.source, moved.sha256, moved.meta) == ("old/notes.md", "ab" * 32, {"recipe": "r1"})
+        assert node.index.manifest.local.documents() == []

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from rag.core.errors import RagError
 from rag.store.manifest import EXCLUDED, EXCLUDED_REASON, DocRecord, Manifest
 
 COLLECTION = "documents"
@@ -46,10 +47,17 @@ class SharedManifest:
         self.local = local
         self._docs = collection  # ChromaStore.collection(COLLECTION)
         self._node = node_id()
-        if self._docs.count() == 0 and (old := local.documents()):  # written by this node before the manifest moved
-            for status in sorted({d.status for d in old}):
-                same = [d for d in old if d.status == status]
+        if old := local.documents():  # written by this node when the manifest was kept locally: moved to the server
+            there = set(self._docs.get(ids=[d.doc_id for d in old], include=[])["ids"])
+            moving = [d for d in old if d.doc_id not in there]
+            for status in sorted({d.status for d in moving}):
+                same = [d for d in moving if d.status == status]
                 self._write(same, status, [d.chunks for d in same], [d.error for d in same])
+            try:  # once, or a document another node deletes later would come back from here
+                for d in old:
+                    local.remove(d.doc_id)
+            except RagError:  # a read-only folder keeps its copy; the server's records stand
+                pass
 
     def close(self) -> None:
         self.local.close()
