@@ -295,8 +295,10 @@ def unsupported(answer: str, passages: list[Hit], min_term_support: float = MIN_
     invented = _invented(body, _numbers(f"{evidence} {question}"))
     if invented:
         return f"the passages do not state {', '.join(sorted(set(invented)))}"
-    # an option, format or identifier the passages never write is the model's memory of another program
-    code = [c for c in code_written(body) if c not in evidence and c not in question]
+    # an option, format or identifier no passage writes is the model's memory of another program (any passage: a
+    # name listed beside the cited one is often written in a neighbouring passage of the same table)
+    everywhere = _evidence(passages, set())
+    code = [c for c in code_written(body) if c not in everywhere and c not in question]
     if code:
         return f"the passages do not write {', '.join(sorted(set(code)))}"
     terms = set(tokenize(body))
