@@ -148,7 +148,9 @@ class Transformers:
         cache = cache if cache is not None else DynamicCache()
         with torch.no_grad():
             for cut in (c for c in cuts if c > done):
-                model(input_ids=ids[:, done:cut], cache=cache, use_cache=True, cache_position=torch.arange(done, cut))
+                # only the attention cache is wanted: no scores over the vocabulary for every token of the piece
+                model(input_ids=ids[:, done:cut], cache=cache, use_cache=True, cache_position=torch.arange(done, cut),
+                      logits_to_keep=1)
                 done = cut
         return cache if done else None
 
