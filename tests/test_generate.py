@@ -389,6 +389,14 @@ def test_a_value_from_another_row_item_or_column_is_caught_and_the_retry_sees_on
     # running text is not judged: a record's name and its values may sit in neighbouring sentences
     prose = _passages("Buoy B3 was moored in 2023. It was deployed on 2 August by the Kittiwake crew.")
     assert misattributed("B3 was deployed on 2 August [1].", prose, "When was buoy B3 deployed?") == ""
+    # B3's own row has the column asked for: a date a report about B3 states elsewhere is not its deployment
+    buoys = _passages("Buoy: B1 | Water depth: 42 m | Deployed: 14 May 2022\nBuoy: B3 | Water depth: 78 m | Deployed: 2 August 2023",
+                      "In the early hours of 19 February 2024 buoy B3 broke free of its mooring.")
+    question = "When was buoy B3 deployed?"
+    assert misattributed("19 February 2024 [2].", buoys, question) == "the row for B3 gives 2 August 2023"
+    assert misattributed("Buoy B3 was deployed on 2 August 2023 [1].", buoys, question) == ""
+    assert misattributed("B3 broke free on 19 February 2024 [2].", buoys, "When did buoy B3 break free?") == ""
+    assert named_units(buoys, question) == {1: ["Buoy: B3 | Deployed: 2 August 2023"]}
 
 
 def test_a_figure_from_a_passage_about_something_else_is_caught() -> None:

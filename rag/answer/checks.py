@@ -229,6 +229,15 @@ def misattributed(answer: str, passages: list[Hit], question: str) -> str:
         best = [_best_cells(u, question, names) for u in rows]
         if best and all(score and not any(x in _numbers(v) for v in values) for values, score in best):
             return f"the passages give {x} under another column than the one asked for"
+    # a row is the record of what the question names (its first cell names it) and has the column it asks for, which
+    # holds a figure: a figure from elsewhere (a date in a report about the same buoy) is not the answer
+    keyed = [u for u in units if ROW_CELL in u and names & set(tokenize(_cells(u)[0][1]))]
+    asked = [values for values, score in (_best_cells(u, question, names) for u in keyed)
+             if score and any(_numbers(v) for v in values)]
+    if figures and asked and not any(_stated(x, _numbers(v)) for values in asked for v in values for x in figures):
+        named = [w.strip("?.,;:!") for w in question.split() if set(tokenize(w)) & names]
+        given = [v for values in asked for v in values if not names & set(tokenize(v))]
+        return f"the row for {', '.join(named)} gives {'; '.join(given)}"
     return ""
 
 
