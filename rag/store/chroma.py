@@ -106,7 +106,6 @@ def _any_of(field: str, values: list[str]) -> dict:
 
 class ChromaStore:
     def __init__(self, folder: Path, url: str = "", token: str = "", read_only: bool = False):
-
         self.path = folder
         self._copy: Path | None = None
         if read_only and not url:
