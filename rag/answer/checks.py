@@ -222,8 +222,7 @@ def misattributed(answer: str, passages: list[Hit], question: str) -> str:
     elsewhere = set().union(*(_numbers(text) for _, _, text in every))
     stray = [x for x in figures if not _stated(x, stated) and x in elsewhere]
     if stray:
-        named = [w.strip("?.,;:!") for w in question.split() if set(tokenize(w)) & names]
-        return f"the passages give {', '.join(stray)} for something other than {', '.join(named)}"
+        return f"the passages give {', '.join(stray)} for something other than {', '.join(_words_naming(question, names))}"
     for x in figures:
         rows = [u for u in units if ROW_CELL in u and x in _numbers(u)]
         best = [_best_cells(u, question, names) for u in rows]
@@ -235,10 +234,14 @@ def misattributed(answer: str, passages: list[Hit], question: str) -> str:
     asked = [values for values, score in (_best_cells(u, question, names) for u in keyed)
              if score and any(_numbers(v) for v in values)]
     if figures and asked and not any(_stated(x, _numbers(v)) for values in asked for v in values for x in figures):
-        named = [w.strip("?.,;:!") for w in question.split() if set(tokenize(w)) & names]
         given = [v for values in asked for v in values if not names & set(tokenize(v))]
-        return f"the row for {', '.join(named)} gives {'; '.join(given)}"
+        return f"the row for {', '.join(_words_naming(question, names))} gives {'; '.join(given)}"
     return ""
+
+
+def _words_naming(question: str, names: set[str]) -> list[str]:
+    """The question's words that hold its names, as it writes them ("B3", "Alaska")."""
+    return [w.strip("?.,;:!") for w in question.split() if set(tokenize(w)) & names]
 
 
 def _naming(passages: list[Hit], names: set[str]) -> list[int]:
@@ -306,7 +309,7 @@ def unsupported(answer: str, passages: list[Hit], min_term_support: float = MIN_
         return f"the passages do not state {', '.join(sorted(set(invented)))}"
     # an option, format or identifier no passage writes is the model's memory of another program (any passage: a
     # name listed beside the cited one is often written in a neighbouring passage of the same table)
-    everywhere = _evidence(passages, set())
+    everywhere = _evidence(passages, set()) if marked else evidence
     code = [c for c in code_written(body) if c not in everywhere and c not in question]
     if code:
         return f"the passages do not write {', '.join(sorted(set(code)))}"
