@@ -33,14 +33,28 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory):
     proc.wait(timeout=30)
 
 
+def _folder(path: Path, files: dict[str, str]) -> Path:
+    """A folder of documents: ``files`` maps names to their text."""
+    path.mkdir()
+    for name, text in files.items():
+        (path / name).write_text(text)
+    return path
+
+
+def _node(folder: Path, chroma_url: str):  # noqa: ANN202 - a Rag
+    """One machine: its own local index folder, on the shared server."""
+    from rag.pipeline import Rag
+
+    return Rag.open(config=make_config(folder, **{"index.chroma_url": chroma_url}))
+
+
 @pytest.mark.slow
 def test_ingest_search_ask_delete_against_a_chroma_server(chroma_url: str, tmp_path: Path) -> None:
     from rag.pipeline import Rag
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "ferry.md").write_text("# Ferry\n\nThe supply ferry Kittiwake leaves the harbour at 14:30 every Thursday.\n")
-    (docs / "kitchen.txt").write_text("The kitchen opens at seven and closes at nine.\n")
+    docs = _folder(tmp_path / "docs", {
+        "ferry.md": "# Ferry\n\nThe supply ferry Kittiwake leaves the harbour at 14:30 every Thursday.\n",
+        "kitchen.txt": "The kitchen opens at seven and closes at nine.\n"})
     config = make_config(tmp_path / "idx", **{"index.chroma_url": chroma_url})
     with Rag.open(config=config) as rag:
         report = rag.ingest(docs, progress=False)
@@ -56,10 +70,9 @@ def test_ingest_search_ask_delete_against_a_chroma_server(chroma_url: str, tmp_p
 
 def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     from rag.core.errors import RagError
-    from rag.pipeline import Rag
 
     with pytest.raises(RagError, match="Chroma server"):
-        Rag.open(config=make_config(tmp_path / "idx", **{"index.chroma_url": f"http://127.0.0.1:{free_port()}"}))
+        _node(tmp_path / "idx", f"http://127.0.0.1:{free_port()}")
 
 
 @pytest.mark.slow
@@ -67,14 +80,11 @@ def test_two_nodes_share_one_server_documents_and_all(chroma_url: str, tmp_path:
     """Two machines, each with its own local folder, on one server: what one writes, deletes or repairs, the other
     sees, and neither takes the other's chunks for orphans."""
     from rag.core.progress import KEYWORDS
-    from rag.pipeline import Rag
 
-    docs = tmp_path / "harbour"
-    docs.mkdir()
-    (docs / "lighthouse.md").write_text("# Lighthouse\n\nThe Skarvik lighthouse lamp is a LED beacon seen 18 nautical miles away.\n")
-    (docs / "pump.txt").write_text("The bilge pump Zephyr-9 is serviced every 250 running hours.\n")
-    a = Rag.open(config=make_config(tmp_path / "node-a", **{"index.chroma_url": chroma_url}))
-    b = Rag.open(config=make_config(tmp_path / "node-b", **{"index.chroma_url": chroma_url}))
+    docs = _folder(tmp_path / "harbour", {
+        "lighthouse.md": "# Lighthouse\n\nThe Skarvik lighthouse lamp is a LED beacon seen 18 nautical miles away.\n",
+        "pump.txt": "The bilge pump Zephyr-9 is serviced every 250 running hours.\n"})
+    a, b = _node(tmp_path / "node-a", chroma_url), _node(tmp_path / "node-b", chroma_url)
     try:
         a.ingest(docs, progress=False)
         seen: list[tuple[str, int, int]] = []
@@ -107,7 +117,6 @@ def test_two_nodes_sync_one_folder_at_once_and_one_is_killed(chroma_url: str, tm
     import signal
     import threading
 
-    from rag.pipeline import Rag
     from tests.conftest import ROOT
     from tests.test_crash import _corpus
 
@@ -117,7 +126,7 @@ def test_two_nodes_sync_one_folder_at_once_and_one_is_killed(chroma_url: str, tm
                           "-o", f"index.chroma_url={chroma_url}", "-o", "index.write_batch=20"],
                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     mine = {f"reports/{p.name}" for p in docs.iterdir()}
-    with Rag.open(config=make_config(tmp_path / "node-b", **{"index.chroma_url": chroma_url})) as b:
+    with _node(tmp_path / "node-b", chroma_url) as b:
 
         def kill_a_halfway() -> None:
             deadline = time.time() + 300
@@ -147,7 +156,7 @@ def test_two_nodes_sync_one_folder_at_once_and_one_is_killed(chroma_url: str, tm
         assert len({(c.source, c.char_start) for c in chunks}) == len(chunks)  # no content twice
         assert b.doctor() == []
         assert b.search("pump P-57", 1)[0].chunk.source == "reports/report-05.md"
-    with Rag.open(config=make_config(tmp_path / "node-a", **{"index.chroma_url": chroma_url})) as a_again:
+    with _node(tmp_path / "node-a", chroma_url) as a_again:
         assert a_again.doctor() == []
         assert a_again.search("pump P-57", 1)[0].chunk.source == "reports/report-05.md"
 
@@ -156,13 +165,10 @@ def test_two_nodes_sync_one_folder_at_once_and_one_is_killed(chroma_url: str, tm
 def test_a_write_in_progress_on_another_node_is_left_to_it_until_its_writer_is_gone(chroma_url: str, tmp_path: Path) -> None:
     import socket
 
-    from rag.pipeline import Rag
     from rag.store import shared_manifest
 
-    docs = tmp_path / "buoys"
-    docs.mkdir()
-    (docs / "b3.md").write_text("# Buoy B3\n\nBuoy B3 was deployed on 2 August 2023 at the north mooring.\n")
-    with Rag.open(config=make_config(tmp_path / "node-b", **{"index.chroma_url": chroma_url})) as b:
+    docs = _folder(tmp_path / "buoys", {"b3.md": "# Buoy B3\n\nBuoy B3 was deployed on 2 August 2023 at the north mooring.\n"})
+    with _node(tmp_path / "node-b", chroma_url) as b:
         b.ingest(docs, progress=False)
         (doc,) = [d for d in b.documents() if d.source == "buoys/b3.md"]
         records = b.index.manifest._docs  # what another node's write in progress leaves in the server
@@ -189,16 +195,13 @@ def test_a_write_in_progress_on_another_node_is_left_to_it_until_its_writer_is_g
 def test_a_node_brings_its_keyword_index_up_to_date_with_only_what_changed(chroma_url: str, tmp_path: Path) -> None:
     import numpy as np
 
-    from rag.pipeline import Rag
     from rag.store.bm25 import Bm25Index
 
-    docs = tmp_path / "logbook"
-    docs.mkdir()
-    (docs / "winch.md").write_text("# Winch\n\nThe anchor winch Halvard-2 is greased every month.\n")
-    (docs / "crane.md").write_text("# Crane\n\nThe deck crane Brimsey lifts at most 2 tonnes.\n")
-    (docs / "radio.md").write_text("# Radio\n\nThe VHF radio Skua-7 is tested every Monday at 09:00.\n")
-    a = Rag.open(config=make_config(tmp_path / "node-a", **{"index.chroma_url": chroma_url}))
-    b = Rag.open(config=make_config(tmp_path / "node-b", **{"index.chroma_url": chroma_url}))
+    docs = _folder(tmp_path / "logbook", {
+        "winch.md": "# Winch\n\nThe anchor winch Halvard-2 is greased every month.\n",
+        "crane.md": "# Crane\n\nThe deck crane Brimsey lifts at most 2 tonnes.\n",
+        "radio.md": "# Radio\n\nThe VHF radio Skua-7 is tested every Monday at 09:00.\n"})
+    a, b = _node(tmp_path / "node-a", chroma_url), _node(tmp_path / "node-b", chroma_url)
     try:
         a.ingest(docs, progress=False)
         assert b.search("Brimsey crane", 1)[0].chunk.source == "logbook/crane.md"
@@ -224,7 +227,6 @@ def test_a_node_brings_its_keyword_index_up_to_date_with_only_what_changed(chrom
 def test_documents_a_node_kept_in_its_local_manifest_move_to_the_server(chroma_url: str, tmp_path: Path) -> None:
     """An index used with a Chroma server before the manifest moved there kept its documents locally: they join the
     server's list once, and leave the local file (else one deleted by another node would come back)."""
-    from rag.pipeline import Rag
     from rag.store.manifest import DocRecord, Manifest
 
     folder = tmp_path / "node-old"
@@ -233,7 +235,7 @@ def test_documents_a_node_kept_in_its_local_manifest_move_to_the_server(chroma_u
     old.upsert([DocRecord("olddoc0001", "old/notes.md", "/data/old/notes.md", "ab" * 32, 120, 1.0, "ok", "", 0, "Notes",
                           {"recipe": "r1"})], "ok")
     old.close()
-    with Rag.open(config=make_config(folder, **{"index.chroma_url": chroma_url})) as node:
+    with _node(folder, chroma_url) as node:
         (moved,) = [d for d in node.documents() if d.doc_id == "olddoc0001"]
         assert (moved.source, moved.sha256, moved.meta) == ("old/notes.md", "ab" * 32, {"recipe": "r1"})
         assert node.index.manifest.local.documents() == []
