@@ -70,8 +70,10 @@ def chunk_document(doc: Document, size: int = 900, overlap: int = 120) -> list[C
         strip_whitespace=True,
     )
     doc_id = doc_id_for(doc.source)
+    scanned = {p.page: p for p in doc.scanned}
     chunks: list[Chunk] = []
     for span in section_spans(doc):
+        read = scanned.get(span.page)
         page_text = doc.pages[span.page - 1]
         for start, end in locate(page_text, span.start, span.end, splitter.split_text(page_text[span.start : span.end])):
             text = page_text[start:end]
@@ -88,6 +90,8 @@ def chunk_document(doc: Document, size: int = 900, overlap: int = 120) -> list[C
                     char_start=start,
                     char_end=end,
                     content_sha=sha(text),
+                    ocr_confidence=read.confidence if read else None,
+                    lines=tuple(b for b in read.lines if b.start < end and b.end > start) if read else (),
                 )
             )
     return chunks

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ingest.document import Document, Heading, first_line_title
+from ingest.images import IMAGE_SUFFIXES, load_image
+from ingest.ocr import Ocr
 from ingest.office import load_docx, load_html
 from ingest.pdf import load_pdf
 from ingest.text import STREAMABLE, iter_text_parts, load_markdown, load_text, markdown_headings
@@ -22,16 +24,17 @@ __all__ = ["Document", "Heading", "STREAMABLE", "first_line_title", "iter_text_p
 log = logging.getLogger(__name__)
 
 
-def load(path: Path, source: str | None = None) -> Document:
-    """Load ``path`` with the loader for its suffix."""
+def load(path: Path, source: str | None = None, ocr: Ocr | None = None) -> Document:
+    """Load ``path`` with the loader for its suffix; ``ocr`` reads scanned pages and images (None: not read)."""
     source = source or path.name
-    loader = LOADERS.get(path.suffix.lower())
+    suffix = path.suffix.lower()
+    loader = LOADERS.get(suffix)
     if loader is None:
         raise IngestError(source, f"unsupported file type {path.suffix or '(none)'}")
     try:
         if path.stat().st_size == 0:
             raise IngestError(source, "empty file (0 bytes)")
-        doc = loader(path, source)
+        doc = READ_BY_OCR[suffix](path, source, ocr) if suffix in READ_BY_OCR else loader(path, source)
     except IngestError:
         raise
     except OSError as exc:
@@ -63,4 +66,7 @@ LOADERS: dict[str, Callable[[Path, str], Document]] = {
     ".html": load_html,
     ".htm": load_html,
     ".docx": load_docx,
+    **{suffix: load_image for suffix in IMAGE_SUFFIXES},
 }
+# the loaders that may read pages by OCR
+READ_BY_OCR: dict[str, Callable[[Path, str, Ocr | None], Document]] = {".pdf": load_pdf, **{s: load_image for s in IMAGE_SUFFIXES}}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,9 +147,9 @@ def _within(path: Path, root: Path) -> bool:
     return path == root or path.is_relative_to(root)
 
 
-def plan(root: Path, files: list[SourceFile], known: list[Known], current: str = "") -> Plan:
+def plan(root: Path, files: list[SourceFile], known: list[Known], current: Collection[str] = ("",)) -> Plan:
     """Sort files into new / changed / unchanged, and known documents under ``root`` into deleted; a file
-    indexed with another recipe than ``current`` counts as changed."""
+    indexed with a recipe not in ``current`` counts as changed."""
     by_source = {k.source: k for k in known}
     result = Plan()
     present = set()
@@ -160,7 +161,7 @@ def plan(root: Path, files: list[SourceFile], known: list[Known], current: str =
             result.excluded.append(f)
         elif k is None or k.excluded:
             result.new.append(f)
-        elif k.ok and k.size == f.size and k.mtime == f.mtime and k.recipe == current:
+        elif k.ok and k.size == f.size and k.mtime == f.mtime and k.recipe in current:
             result.unchanged.append(f)
         else:
             result.changed.append(f)

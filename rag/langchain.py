@@ -28,6 +28,7 @@ def chunk_metadata(chunk: Chunk) -> dict[str, Any]:
         "keyphrases": list(chunk.keyphrases),
         "acronyms": list(chunk.acronyms),
         "topics": list(chunk.topics),
+        **({} if chunk.ocr_confidence is None else {"ocr_confidence": chunk.ocr_confidence}),
     }
 
 

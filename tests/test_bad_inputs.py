@@ -27,7 +27,7 @@ def test_folder_of_bad_and_odd_files(tmp_path: Path, make_rag) -> None:  # noqa:
     (docs / "truncated.pdf").write_bytes(plain.read_bytes()[:400])
     (docs / "sub" / "deeper" / "Notes 'draft' \"v2\" ü.md").write_text("# Notes\n\nThe seal colony has 140 animals.\n")
     (docs / ".hidden.md").write_text("# Hidden\n\nnot for indexing\n")
-    (docs / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (docs / "image.gif").write_bytes(b"GIF89a")
     (docs / "loop").symlink_to(docs, target_is_directory=True)
     rag = make_rag()
     report = rag.ingest(docs, progress=False)
@@ -38,7 +38,7 @@ def test_folder_of_bad_and_odd_files(tmp_path: Path, make_rag) -> None:  # noqa:
     assert outcome["binary.txt"] == ("failed", "file looks binary, not text")
     assert outcome["truncated.pdf"][0] == "failed" and "PDF" in outcome["truncated.pdf"][1]
     assert outcome["Notes 'draft' \"v2\" ü.md"][0] == "added"
-    assert outcome["image.png"] == ("skipped", "unsupported file type .png")
+    assert outcome["image.gif"] == ("skipped", "unsupported file type .gif")
     assert any("symlink loop" in f.reason for f in report.files if f.status == "skipped")
     assert ".hidden.md" not in outcome
     assert rag.search("seal colony", 1)[0].chunk.source == "docs/sub/deeper/Notes 'draft' \"v2\" ü.md"

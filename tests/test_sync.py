@@ -99,7 +99,7 @@ def test_file_that_vanishes_between_scan_and_read(tmp_path: Path, make_rag) -> N
     rag = make_rag()
     ghost = docs / "ghost.md"
     pending: list = []
-    gone = rag._job()._prepare_file(SourceFile(ghost, "docs/ghost.md", 10, 1.0), "added", None, pending, False)
+    gone = rag._job()._prepare_file(SourceFile(ghost, "docs/ghost.md", 10, 1.0), "added", None, pending, False, None)
     assert (gone.status, gone.reason) == ("failed", "file disappeared while reading")
     assert [d.status for d in rag.documents() if d.source == "docs/ghost.md"] == ["failed"]
 

@@ -60,10 +60,10 @@ def _get(url: str) -> tuple[int, dict, bytes]:
 
 def test_documents_are_served_by_id_and_never_as_active_content(served: str, sample_rag, tmp_path: Path) -> None:  # noqa: ANN001
     from tests.conftest import write_pdf
-    from ui.chat import pdf_links
+    from ui.chat import page_links
 
     base = served.rstrip("/")
-    url = pdf_links(sample_rag)["sample_docs/operations-manual.pdf"]
+    url = page_links(sample_rag)["sample_docs/operations-manual.pdf"]
     status, headers, body = _get(base + url)
     assert status == 200 and body[:5] == b"%PDF-"
     assert headers["x-content-type-options"] == "nosniff" and "default-src 'none'" in headers["content-security-policy"]
@@ -76,7 +76,7 @@ def test_documents_are_served_by_id_and_never_as_active_content(served: str, sam
     sample_rag.ingest(late, progress=False)
     try:
         docs = {d.source: d for d in sample_rag.documents()}
-        assert _get(base + pdf_links(sample_rag)["late/late.pdf"])[0] == 200
+        assert _get(base + page_links(sample_rag)["late/late.pdf"])[0] == 200
         status, headers, body = _get(f"{base}/document/{docs['late/page.html'].doc_id}")
         assert status == 200 and headers["content-type"].startswith("text/plain")  # never text/html in our origin
         assert headers["content-disposition"].startswith("attachment") and b"<script>" in body
@@ -87,6 +87,43 @@ def test_documents_are_served_by_id_and_never_as_active_content(served: str, sam
     finally:
         sample_rag.delete("late/late.pdf")
         sample_rag.delete("late/page.html")
+
+
+def test_a_passage_read_by_ocr_is_shown_on_its_page_image(served: str, sample_rag, tmp_path: Path) -> None:  # noqa: ANN001
+    import io
+
+    import pypdfium2 as pdfium
+    from PIL import Image
+
+    from tests.conftest import write_pdf
+    from ui.chat import page_links
+    from ui.render import render_sources
+
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    text = write_pdf(tmp_path / "notice.pdf", [["# Notice", "Visitors sign the harbour logbook at the gatehouse.",
+                                               "The quay crane is inspected every spring by the Lloyd surveyor."]])
+    pdfium.PdfDocument(str(text))[0].render(scale=150 / 72, grayscale=True).to_pil().save(scans / "notice.png")
+    sample_rag.ingest(scans, progress=False)
+    try:
+        hit = sample_rag.search("quay crane inspected by the Lloyd surveyor", k=1)[0]
+        assert hit.chunk.source == "scans/notice.png" and hit.chunk.lines
+        card = render_sources([hit], files=page_links(sample_rag))
+        assert "read by OCR (confidence" in card
+        link = card.split('href="')[1].split('"')[0].replace("&amp;", "&")
+        assert "/page/1?hl=" in link
+        base = served.rstrip("/")
+        status, headers, body = _get(base + link)
+        assert status == 200 and headers["content-type"] == "image/png" and headers["x-content-type-options"] == "nosniff"
+        marked = Image.open(io.BytesIO(body)).convert("RGB")
+        plain = Image.open(io.BytesIO(_get(base + link.split("?")[0])[2])).convert("RGB")
+        crane = next(b for b in hit.chunk.lines if "crane" in hit.chunk.text[b.start - hit.chunk.char_start:])
+        at = (int((crane.x0 + 0.01) * marked.width), int((crane.y0 + crane.y1) / 2 * marked.height))
+        assert marked.getpixel(at) != plain.getpixel(at)  # the line is marked; unmarked, the page is as scanned
+        assert _get(base + link.split("?")[0].replace("/page/1", "/page/2"))[0] == 404  # an image has one page
+        assert _get(base + link.split("?")[0] + "?hl=<script>")[0] == 200  # what is not a box is ignored
+    finally:
+        sample_rag.delete("scans/notice.png")
 
 
 def test_each_answer_carries_its_own_sources() -> None:

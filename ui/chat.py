@@ -34,8 +34,8 @@ class ChatTab:
     past_chats: gr.BrowserState
 
 
-def pdf_links(rag: Rag, slot: int = 0) -> dict[str, str]:
-    """Where the app serves each indexed PDF: by document id (ui/files.py), read from the manifest each time."""
+def page_links(rag: Rag, slot: int = 0) -> dict[str, str]:
+    """Where the app serves each indexed PDF and image: by document id (ui/files.py), read from the manifest each time."""
     return document_links(rag.documents(), slot)
 
 
@@ -66,7 +66,7 @@ def chat_tab(collections: Collections, collection: gr.State, settings: gr.State,
         sources, draft = "", ""
         yield history, gr.skip(), ""
         rag = collections.view(chosen, applied)
-        files = pdf_links(rag, collections.slot(chosen))
+        files = page_links(rag, collections.slot(chosen))
         events = rag.stream(message, history=prior or None)
         for event in events:
             if stops.get(session, 0.0) > started:

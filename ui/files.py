@@ -15,18 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import HTTPException, Request  # FastAPI reads the route's annotations: these must be module names
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from ui.access import logged_in
+from ui.page_image import PAGE_SUFFIXES, page_png, parse_boxes
 
 PDF_POLICY = "default-src 'none'; object-src 'none'; script-src 'none'; frame-ancestors 'self'"
 
 
 def document_links(documents: list[Any], slot: int = 0) -> dict[str, str]:
-    """Source -> URL for the documents the route serves (PDFs: the source cards link to a page of them); ``slot``
-    is the collection's place when the app serves several indexes."""
+    """Source -> URL for the documents the route serves with pages (PDFs open at a page; a page of a PDF or an
+    image is drawn at ``URL/page/N``); ``slot`` is the collection's place when the app serves several indexes."""
     where = f"?c={slot}" if slot else ""
-    return {d.source: f"/document/{d.doc_id}{where}" for d in documents if d.status == "ok" and d.path.lower().endswith(".pdf")}
+    return {d.source: f"/document/{d.doc_id}{where}" for d in documents
+            if d.status == "ok" and d.path.lower().endswith(PAGE_SUFFIXES)}
+
 
 
 def servable(documents: list[Any], doc_id: str, index_folder: Path) -> Path | None:
@@ -45,9 +48,9 @@ def servable(documents: list[Any], doc_id: str, index_folder: Path) -> Path | No
 
 
 def add_document_route(server: Any, indexes: Sequence[tuple[Callable[[], list[Any]], Path]]) -> None:
-    """Register ``/document/{doc_id}?c=slot`` on Gradio's FastAPI app; ``indexes`` holds, per collection in order,
-    a call listing its documents and its index folder."""
-    def document(doc_id: str, request: Request, c: int = 0) -> FileResponse:
+    """Register ``/document/{doc_id}?c=slot`` and ``/document/{doc_id}/page/{n}?c=slot&hl=boxes`` on Gradio's
+    FastAPI app; ``indexes`` holds, per collection in order, a call listing its documents and its index folder."""
+    def served(doc_id: str, request: Request, c: int) -> Path:
         if not logged_in(server, request):
             raise HTTPException(status_code=401, detail="Not authenticated")
         if not 0 <= c < len(indexes):
@@ -56,6 +59,10 @@ def add_document_route(server: Any, indexes: Sequence[tuple[Callable[[], list[An
         path = servable(documents(), doc_id, index_folder)
         if path is None:
             raise HTTPException(status_code=404, detail="no such document")
+        return path
+
+    def document(doc_id: str, request: Request, c: int = 0) -> FileResponse:
+        path = served(doc_id, request, c)
         headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
         if path.suffix.lower() == ".pdf":
             headers["Content-Security-Policy"] = PDF_POLICY
@@ -65,7 +72,19 @@ def add_document_route(server: Any, indexes: Sequence[tuple[Callable[[], list[An
         return FileResponse(path, media_type="text/plain; charset=utf-8", headers=headers, content_disposition_type="attachment",
                             filename=path.name)
 
+    def page(doc_id: str, n: int, request: Request, c: int = 0, hl: str = "") -> Response:
+        path = served(doc_id, request, c)
+        try:
+            png = page_png(path, n, parse_boxes(hl)) if path.suffix.lower() in PAGE_SUFFIXES else None
+        except Exception:  # noqa: BLE001 - a file changed or broken since it was indexed is a page we cannot draw
+            png = None
+        if png is None:
+            raise HTTPException(status_code=404, detail="no such page")
+        return Response(png, media_type="image/png", headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
+                                                              "Content-Security-Policy": "default-src 'none'; sandbox"})
+
     server.add_api_route("/document/{doc_id}", document, methods=["GET"])
+    server.add_api_route("/document/{doc_id}/page/{n}", page, methods=["GET"])
 
 
 def safe_name(name: str) -> str:

@@ -6,7 +6,8 @@ import html
 import re
 from typing import Any
 
-from rag.core.types import Answer, Hit, IngestReport
+from rag.core.types import Answer, Chunk, Citation, Hit, IngestReport
+from ui.page_image import page_url
 
 CSS = """
 .source-card {border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 6px 0;}
@@ -47,8 +48,14 @@ def render_sources(hits: tuple[Hit, ...] | list[Hit], answer: Answer | None = No
         )
         section = f" &middot; {html.escape(c.section)}" if c.section else ""
         url = (files or {}).get(c.source)
-        if url:  # the browser's PDF viewer honours #page=N
+        if url and not c.lines and c.source.lower().endswith(".pdf"):  # the browser's PDF viewer honours #page=N
             section += f' &middot; <a href="{html.escape(url)}#page={c.page_start}" target="_blank">open page {c.page_start}</a>'
+        elif url:  # a page read by OCR: drawn with the lines of the passage (once answered, the cited ones) marked
+            marked = _marked_lines(c, spans.get(c.id, []))
+            section += (f' &middot; <a href="{html.escape(page_url(url, c.page_start, marked))}" target="_blank">'
+                        f"page {c.page_start} image</a>")
+        if c.ocr_confidence is not None:
+            section += f" &middot; read by OCR (confidence {c.ocr_confidence:.0%})"
         cards.append(
             f'<div class="source-card {label}" data-chunk="{html.escape(c.id)}" id="source-{n}">'
             f'<div class="where">[{n}] {html.escape(c.source)} &middot; page {c.page_start}</div>'
@@ -58,6 +65,12 @@ def render_sources(hits: tuple[Hit, ...] | list[Hit], answer: Answer | None = No
             + "</div>"
         )
     return "\n".join(cards)
+
+
+def _marked_lines(chunk: Chunk, spans: list[tuple[int, int]]) -> list[tuple[float, float, float, float]]:
+    """The boxes of the chunk's lines that hold a cited span, or all of its lines when nothing is cited."""
+    spans = spans or [(chunk.char_start, chunk.char_end)]
+    return [(b.x0, b.y0, b.x1, b.y1) for b in chunk.lines if any(b.start < hi and b.end > lo for lo, hi in spans)]
 
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*\S)\s*#*\s*$")
@@ -155,6 +168,14 @@ def highlight(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
+def _citation_link(c: Citation, url: str, answer: Answer) -> str:
+    """A PDF opens at the cited page; a page read by OCR is drawn with the cited lines marked."""
+    chunk = next((h.chunk for h in answer.passages if h.chunk.id == c.chunk_id), None)
+    if chunk is not None and chunk.lines:
+        return page_url(url, c.page, _marked_lines(chunk, [(c.char_start, c.char_end)]))
+    return f"{url}#page={c.page}" if c.source.lower().endswith(".pdf") else page_url(url, c.page)
+
+
 def as_written(text: str) -> str:
     """Text for the chat as it was written: "<b>" in a question, or copied by the model from a document, shows as
     "<b>", never as markup the page would render (Gradio's sanitiser would still let some through)."""
@@ -165,7 +186,7 @@ def link_citations(answer: Answer, files: dict[str, str] | None = None) -> str:
     """The answer as the chat shows it, with its own sources: each ``[n]`` marker links to the cited page of a PDF
     (``files``: source -> URL) and a collapsible block under the answer quotes every cited passage. The panel
     beside the chat shows only the latest answer's passages, so an earlier answer must carry its own."""
-    links = {c.n: f"{files[c.source]}#page={c.page}" for c in answer.citations if (files or {}).get(c.source)}
+    links = {c.n: _citation_link(c, files[c.source], answer) for c in answer.citations if (files or {}).get(c.source)}
     text = _MARKER.sub(lambda m: f"[[{m.group(1)}]]({links[int(m.group(1))]})" if int(m.group(1)) in links else m.group(0),
                        as_written(answer.text))
     if not answer.citations:

@@ -53,6 +53,17 @@ class ChunkConfig:
 
 
 @dataclass(frozen=True)
+class OcrConfig:
+    """Scanned PDF pages and image files are read by OCR (Tesseract, ingest/ocr.py); slow on a CPU: a few seconds
+    a page per core (docs/benchmarks.md)."""
+
+    enabled: bool = True
+    dpi: int = 200  # a PDF page is drawn at this resolution for OCR
+    languages: str = "eng"  # Tesseract models, "+"-joined ("eng+deu"); only eng is installed with the package
+    workers: int = 0  # pages read at once, one core each; 0: all cores
+
+
+@dataclass(frozen=True)
 class ContextConfig:
     # defaults chosen by the ablation in docs/benchmarks.md: the title/heading path and acronym expansions help,
     # a document summary and neighbouring text (same for many chunks) blur the vectors and are off by default;
@@ -159,6 +170,7 @@ class Config:
     index: IndexConfig = field(default_factory=IndexConfig)
     embed: EmbedConfig = field(default_factory=EmbedConfig)
     chunk: ChunkConfig = field(default_factory=ChunkConfig)
+    ocr: OcrConfig = field(default_factory=OcrConfig)
     context: ContextConfig = field(default_factory=ContextConfig)
     metadata: MetadataConfig = field(default_factory=MetadataConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
@@ -196,6 +208,8 @@ _RULES: dict[str, tuple[Any, str]] = {
     "chunk.overlap": (lambda v: v >= 0, "0 or more"),
     "chunk.stream_mb": (lambda v: v > 0, "above 0"),
     "chunk.stream_part_chars": (lambda v: v >= 1000, "at least 1000"),
+    "ocr.dpi": (lambda v: 72 <= v <= 600, "between 72 and 600"),
+    "ocr.workers": (lambda v: v >= 0, "0 (all cores) or more"),
     "embed.max_tokens": (lambda v: v >= 40, "at least 40"),
     "embed.batch_size": (lambda v: v >= 1, "at least 1"),
     "index.write_batch": (lambda v: v >= 1, "at least 1"),

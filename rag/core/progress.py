@@ -22,7 +22,8 @@ def silent(step: str, done: int, total: int) -> None:
 READING, EMBEDDING, EMBEDDING_SENTENCES = "reading files", "embedding passages", "embedding sentences"
 ANSWERING = "answering questions"
 KEYWORDS = "building the keyword index"
-UNITS = {READING: "file", EMBEDDING: "chunk", EMBEDDING_SENTENCES: "chunk", ANSWERING: "question", KEYWORDS: "chunk"}
+OCR_PAGES = "reading scanned pages (OCR)"
+UNITS = {READING: "file", OCR_PAGES: "page", EMBEDDING: "chunk", EMBEDDING_SENTENCES: "chunk", ANSWERING: "question", KEYWORDS: "chunk"}
 
 
 class TerminalBars:

@@ -6,6 +6,19 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class LineBox:
+    """A line read from a page image: its span in the page text and where it lies on the page, as fractions of
+    the page's width and height (so a highlight fits the page drawn at any size)."""
+
+    start: int
+    end: int
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+@dataclass(frozen=True)
 class Chunk:
     """A passage of a document: short, returned as evidence, indexed with its situated ``context``.
 
@@ -28,6 +41,8 @@ class Chunk:
     acronyms: tuple[str, ...] = ()  # "SHORT=Long Form"
     topics: tuple[str, ...] = ()
     content_sha: str = ""
+    ocr_confidence: float | None = None  # read from a page image: the recogniser's mean confidence (0-1)
+    lines: tuple[LineBox, ...] = ()  # read from a page image: the lines the chunk covers
 
 
 @dataclass(frozen=True)

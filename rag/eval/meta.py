@@ -12,6 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ingest.ocr import engine_version
 from ingest.sync import file_sha256
 from rag.core.config import Config
 from rag.models.bf16_probe import precision_note
@@ -34,7 +35,8 @@ def run_meta(config: Config, argv: list[str] | None = None, program: str = "rag"
                    "embed_precision": precision_note(config.embed.dtype, config.embed.model, config.embed.max_tokens),
                    "generate": config.generate.model,
                    "generate_sha256": PACKAGED_GGUF[config.generate.model].sha256 if config.generate.model in PACKAGED_GGUF
-                   else _file_sha256(config.generate.model)},
+                   else _file_sha256(config.generate.model),
+                   "ocr": f"{engine_version()}, {config.ocr.languages} at {config.ocr.dpi} dpi" if config.ocr.enabled else "off"},
         "config": config.flat(),
     }
 

@@ -11,6 +11,7 @@ import functools
 import itertools
 import json
 import logging
+import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -22,10 +23,11 @@ from ingest.chunking import doc_id_for
 from ingest.context import WriteContext
 from ingest.enrich import Prepared, prepare
 from ingest.loaders import STREAMABLE, Document, iter_text_parts, load, read_error
+from ingest.ocr import NeedsOcr, Ocr
 from ingest.sync import Known, SourceFile, file_sha256, plan, recipe, scan, source_prefix
 from rag.core.config import Config
 from rag.core.errors import IngestError
-from rag.core.progress import READING, Progress, Report, reporter, silent
+from rag.core.progress import OCR_PAGES, READING, Progress, Report, reporter, silent
 from rag.core.types import Chunk, FileResult
 from rag.indexing.corpus import CorpusMetadata
 from rag.indexing.vectors import chunk_vectors, embed_sentences
@@ -53,6 +55,8 @@ class IngestionJob:
         self.acronyms = acronyms
         self.corpus = corpus
         self.recipe = ingestion_recipe(config)
+        # a document with pages read by OCR is also made by the OCR settings
+        self.ocr_recipe = f"{self.recipe}+{recipe({'ocr': asdict(config.ocr)})[:8]}"
         self.write_context = write_context
 
     def sync(self, roots: list[Path], known_roots: list[Path], progress: Progress) -> list[FileResult]:
@@ -73,7 +77,7 @@ class IngestionJob:
                 results.append(FileResult(str(root), "failed", reason=str(exc)))
                 continue
             results += [FileResult(p, "skipped", reason=r) for p, r in skipped]
-            p = plan(root, files, known, self.recipe)
+            p = plan(root, files, known, {self.recipe, self.ocr_recipe})
             results += [FileResult(f.source, "unchanged") for f in p.unchanged]
             results += [FileResult(f.source, "skipped", reason=EXCLUDED_REASON) for f in p.excluded]
             work += [(f, "added") for f in p.new] + [(f, "updated") for f in p.changed]
@@ -97,13 +101,29 @@ class IngestionJob:
         return results
 
     def _read_embed_write(self, work: list[tuple[SourceFile, str]], by_source: dict[str, Known], report: Report) -> list[FileResult]:
+        """Files with pages only OCR can read wait until every other file is written: searchable first."""
+        scans: list[tuple[SourceFile, str]] = []
+        results = self._read_pass(work, by_source, report, self._ocr(report, defer=True), scans)
+        return results + (self._read_pass(scans, by_source, report, self._ocr(report, defer=False), []) if scans else [])
+
+    def _ocr(self, report: Report, defer: bool) -> Ocr | None:
+        c = self.config.ocr
+        workers = c.workers or os.cpu_count() or 1
+        return Ocr(c.dpi, c.languages, lambda done, total: report(OCR_PAGES, done, total), defer, workers) if c.enabled else None
+
+    def _read_pass(self, work: list[tuple[SourceFile, str]], by_source: dict[str, Known], report: Report, ocr: Ocr | None,
+                   scans: list[tuple[SourceFile, str]]) -> list[FileResult]:
         results: list[FileResult] = []
         pending: list[_Pending] = []
         embedding: tuple[list[_Pending], Future[list[np.ndarray]]] | None = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-embed") as side:
             for done, (f, status) in enumerate(work):
                 report(READING, done, len(work))
-                result = self._prepare_file(f, status, by_source.get(f.source), pending, report)
+                try:
+                    result = self._prepare_file(f, status, by_source.get(f.source), pending, report, ocr)
+                except NeedsOcr:
+                    scans.append((f, status))
+                    continue
                 if result is not None:
                     results.append(result)
                 if sum(len(p.prepared.chunks) for p in pending) >= self.config.index.write_batch:
@@ -118,19 +138,21 @@ class IngestionJob:
         return results + self._write(pending, report)
 
     def _prepare_file(self, f: SourceFile, status: str, known: Known | None, pending: list[_Pending],
-                      report: Report) -> FileResult | None:
+                      report: Report, ocr: Ocr | None) -> FileResult | None:
         try:
             sha = file_sha256(f.path)
-            if known is not None and known.ok and known.sha256 == sha and known.recipe == self.recipe:
+            if known is not None and known.ok and known.sha256 == sha and known.recipe in (self.recipe, self.ocr_recipe):
                 self.index.touch(doc_id_for(f.source), f.size, f.mtime)
                 return FileResult(f.source, "unchanged")
             if f.size > self.config.chunk.stream_mb * 2**20 and f.path.suffix.lower() in STREAMABLE:
                 return self._write_streamed(f, status, sha, report)
-            doc = load(f.path, f.source)
+            doc = load(f.path, f.source, ocr)
             c = self.config
             prepared = prepare(doc, c.chunk, c.context, c.metadata, self.embedder.count_tokens, self.acronyms.current,
                                self.write_context)
             self.acronyms.learn(prepared.acronyms)
+        except NeedsOcr:
+            raise
         except (IngestError, OSError) as exc:  # hashing or streaming reads the file outside the loaders too
             reason = exc.reason if isinstance(exc, IngestError) else read_error(exc)
             return self._failed(f, reason)
@@ -138,7 +160,7 @@ class IngestionJob:
             log.warning("%s failed unexpectedly", f.source, exc_info=True)
             return self._failed(f, f"unexpected error while reading it ({type(exc).__name__}: {exc})")
         record = DocRecord(doc_id_for(f.source), f.source, str(f.path), sha, f.size, f.mtime, "ok", "", 0, doc.title,
-                           {"acronyms": prepared.acronyms, "recipe": self.recipe})
+                           {"acronyms": prepared.acronyms, "recipe": self.ocr_recipe if doc.scanned else self.recipe})
         pending.append(_Pending(record, prepared, status))
         return None
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from rag.core.errors import IndexError_
-from rag.core.types import Chunk
+from rag.core.types import Chunk, LineBox
 from rag.store.storage import Guarded, failure
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class _NoEmbeddingFunction:
 
 
 def _meta_for(chunk: Chunk) -> dict[str, Any]:
+    scanned = {} if chunk.ocr_confidence is None else {"ocr_confidence": chunk.ocr_confidence, "lines": _lines_text(chunk.lines)}
     return {
         "doc_id": chunk.doc_id,
         "source": chunk.source,
@@ -68,7 +69,21 @@ def _meta_for(chunk: Chunk) -> dict[str, Any]:
         "acronyms": "; ".join(chunk.acronyms),
         "topics": "; ".join(chunk.topics),
         "content_sha": chunk.content_sha,
+        **scanned,
     }
+
+
+def _lines_text(lines: tuple[LineBox, ...]) -> str:
+    return ";".join(f"{b.start},{b.end},{b.x0:.4f},{b.y0:.4f},{b.x1:.4f},{b.y1:.4f}" for b in lines)
+
+
+def _lines(value: Any) -> tuple[LineBox, ...]:
+    boxes = []
+    for item in str(value or "").split(";"):
+        if item:
+            start, end, x0, y0, x1, y1 = item.split(",")
+            boxes.append(LineBox(int(start), int(end), float(x0), float(y0), float(x1), float(y1)))
+    return tuple(boxes)
 
 
 def _split(value: Any) -> tuple[str, ...]:
@@ -92,6 +107,8 @@ def chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
         acronyms=_split(meta.get("acronyms")),
         topics=_split(meta.get("topics")),
         content_sha=meta.get("content_sha", ""),
+        ocr_confidence=float(meta["ocr_confidence"]) if "ocr_confidence" in meta else None,
+        lines=_lines(meta.get("lines")),
     )
 
 
