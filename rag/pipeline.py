@@ -179,6 +179,12 @@ class Rag:
         with self.index.ingesting.hold():
             return doctor(self.index, repair)
 
+    def ocr_status(self) -> str:
+        """How scanned pages and images are read: the OCR engine and its models, or why they are not."""
+        from ingest.ocr import status
+
+        return status(self.config.ocr.languages) if self.config.ocr.enabled else "off (ocr.enabled = false)"
+
     def search(self, query: str, k: int = 10, filters: Filters | dict | None = None) -> list[Hit]:
         """Ranked passages for ``query``; ``filters`` narrows by source glob, page range, topic or keyphrase."""
         try:

@@ -43,3 +43,15 @@ def test_bench_sections_follow_section_chars(tmp_path: Path) -> None:
         assert len(sections) == 20
         return sum(len(s) for s in sections) / len(sections)
     assert 250 <= mean_section(tmp_path / "short") <= 450 < 700 <= mean_section(tmp_path / "long")
+
+
+def test_bench_corpus_of_many_small_files_defining_acronyms(tmp_path: Path) -> None:
+    from rag.bench.bench import write_corpus
+
+    write_corpus(tmp_path, 60, Path(__file__).resolve().parent.parent / "sample_docs", files=30, acronyms=12)
+    files = sorted(tmp_path.glob("*.md"))
+    assert len(files) == 30
+    defined = [re.search(r"The ([A-Z][a-z]+(?: [A-Z][a-z]+){2,4}) \(([A-Z]{3,5})\) is logged here", f.read_text()) for f in files]
+    assert all(defined)
+    pairs = {m.group(2): m.group(1) for m in defined}
+    assert len(pairs) == 12 and all("".join(w[0] for w in long.split()) == short for short, long in pairs.items())

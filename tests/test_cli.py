@@ -85,9 +85,10 @@ def test_ask_prints_answer_and_sources(tmp_path: Path, capsys: pytest.CaptureFix
     assert out.startswith("I could not find this in the documents")
     assert "Closest passages" in out
     assert main(["doctor", "--index", index, "--models", "-o", f"generate.model={TEST_MODEL}"]) == 0
-    embedder, generator = capsys.readouterr().out.splitlines()[-2:]
+    embedder, generator, ocr = capsys.readouterr().out.splitlines()[-3:]
     assert embedder.startswith("embedder: minilm in ") and "GiB resident" in embedder
     assert generator.startswith(f"generator: {TEST_MODEL} on ") and "GiB resident (this process: " in generator
+    assert ocr.startswith("ocr: Tesseract 5.") and ", eng (models in " in ocr
 
 
 def _serve_until_listening(indexes: list[Path], model: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 from ingest.loaders import load
 from ingest.ocr import Ocr
 from rag.core.errors import IngestError
-from rag.core.progress import OCR_PAGES
+from rag.core.progress import INDEXED, OCR_PAGES
 from tests.conftest import write_pdf
 
 FERRY = ["# Harbour ferry timetable",
@@ -52,6 +52,8 @@ def test_a_scanned_pdf_is_searchable_and_cited_with_its_page(tmp_path: Path, mak
     report = rag.ingest(docs, progress=progress)
     assert not report.failed, report.failed
     assert (OCR_PAGES, 2, 2) in steps  # the bar counts pages
+    indexed = [(done, total) for step, done, total in steps if step == INDEXED]
+    assert indexed[-1] == (rag.index.count(), rag.index.count())  # and one counts chunks as they are written
     assert seen_first == [["docs/notes.txt"]]
     hit = rag.search("When is the Marrow Point lighthouse lamp cleaned?", k=1)[0]
     assert hit.chunk.source == "docs/harbour-scan.pdf"

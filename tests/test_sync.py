@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 from rag import Rag
+from rag.core.progress import INDEXED, UNITS
 from tests.conftest import make_config, write_pdf
 
 
@@ -153,15 +154,17 @@ def test_deleting_an_upload_deletes_its_file(tmp_path: Path, make_rag) -> None: 
 def test_an_ingest_reports_its_progress_step_by_step_to_the_caller(tmp_path: Path, make_rag) -> None:  # noqa: ANN001
     docs = _corpus(tmp_path / "docs")
     seen: list[tuple[str, int, int]] = []
-    make_rag(**{"rerank.sentences_at_ingest": "true"}).ingest(docs, progress=lambda step, done, total: seen.append((step, done, total)))
+    rag = make_rag(**{"rerank.sentences_at_ingest": "true"})
+    rag.ingest(docs, progress=lambda step, done, total: seen.append((step, done, total)))
     steps = list(dict.fromkeys(step for step, _, _ in seen))
     # one after the other: the app shows them in one bar
-    assert steps == ["reading files", "embedding passages", "embedding sentences"]
-    for step in steps:
+    assert steps == ["reading files", "embedding passages", "embedding sentences", INDEXED]
+    for step in steps[:-1]:
         reports = [(done, total) for s, done, total in seen if s == step]
         assert [done for done, _ in reports] == sorted(done for done, _ in reports)
         assert reports[0][0] == 0 and reports[-1][0] == reports[-1][1] > 0
-    assert seen[-1] == ("embedding sentences", seen[-1][2], seen[-1][2])
-    from rag.core.progress import UNITS
-
+    # chunks written are counted as batches are written, against a total known only at the end
+    indexed = [(done, total) for s, done, total in seen if s == INDEXED]
+    assert all(total == 0 for _, total in indexed[:-1])
+    assert seen[-1] == (INDEXED, rag.index.count(), rag.index.count())
     assert all(UNITS[step] in ("file", "chunk") for step in steps)  # the terminal bar shows files/s, then chunks/s

@@ -45,7 +45,7 @@ def documents_tab(collections: Collections, collection: gr.State) -> DocumentsTa
     def ingest_paths(chosen: str, paths: list[Path], progress: gr.Progress) -> tuple[Any, Any, Any]:
         progress(0, desc="reading files")
         # one bar for the whole ingestion: each step (reading, embedding) reports through it
-        report = collections.get(chosen).ingest(paths, progress=lambda step, done, total: progress((done, total), desc=step))
+        report = collections.get(chosen).ingest(paths, progress=lambda step, done, total: progress((done, total or None), desc=step))
         return (report_table(report), *listed(collections, chosen))
 
     def ingest_uploads(chosen: str, files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, Any, Any]:

@@ -28,7 +28,7 @@ def evaluate_tab(collections: Collections, collection: gr.State, settings: gr.St
                 compared = {**(applied or {}).get(collections.name(chosen), {}), "retrieval.mode": compare_mode}
                 other = evaluate_index(collections.get(chosen).with_options(compared), path)
             scored = evaluate_index(rag, path, answers=True,
-                                    progress=lambda step, done, total: progress((done, total), desc=step)) if answers else None
+                                    progress=lambda step, done, total: progress((done, total or None), desc=step)) if answers else None
         except RagError as exc:
             return gr.skip(), gr.skip(), gr.skip(), f"**Not scored:** {as_written(str(exc))}"
         found, unanswerable = current.metrics["n_queries"], current.metrics["n_unanswerable"]

@@ -42,29 +42,47 @@ def _sentences(sample_docs: Path) -> list[str]:
     return out
 
 
-def write_corpus(folder: Path, chunks: int, sample_docs: Path, seed: int = 7, section_chars: int = SECTION_CHARS) -> list[str]:
-    """Markdown files of about ``chunks`` sections of about ``section_chars`` characters; returns known-item
-    queries drawn from the text."""
+def write_corpus(folder: Path, chunks: int, sample_docs: Path, seed: int = 7, section_chars: int = SECTION_CHARS,
+                 files: int = 0, acronyms: int = 0) -> list[str]:
+    """Markdown files of about ``chunks`` sections of about ``section_chars`` characters (``SECTIONS_PER_FILE`` a
+    file, or spread over ``files`` files); with ``acronyms``, each file defines one of that many distinct acronyms
+    ("Harbour Tide Gauge (HTG)") and uses others. Returns known-item queries drawn from the text."""
     rng = random.Random(seed)
     pool = _sentences(sample_docs)
+    glossary = _acronyms(acronyms, pool, rng)
+    per_file = -(-chunks // files) if files else SECTIONS_PER_FILE
     folder.mkdir(parents=True, exist_ok=True)
     queries: list[str] = []
-    for f in range((chunks + SECTIONS_PER_FILE - 1) // SECTIONS_PER_FILE):
+    for f in range(-(-chunks // per_file)):
         parts = [f"# Station record {f}\n"]
-        for s in range(min(SECTIONS_PER_FILE, chunks - f * SECTIONS_PER_FILE)):
+        for s in range(min(per_file, chunks - f * per_file)):
             text, ident = "", f"TMR-{rng.randrange(10_000, 99_999)}"
+            if glossary:
+                short, long = glossary[(f + s) % len(glossary)]
+                other = rng.choice(glossary)[0]
+                text = f"The {long} ({short}) is logged here. " if s == 0 else f"The {short} and the {other} were checked. "
             while len(text) < max(section_chars - 120, 1):
                 sentence = re.sub(r"\d", lambda _: str(rng.randrange(10)), rng.choice(pool))
                 text += sentence + " "
             text += f"Reference {ident}."
             parts.append(f"## Entry {f}.{s}\n\n{text.strip()}\n")
-            last = f * SECTIONS_PER_FILE + s == chunks - 1
+            last = f * per_file + s == chunks - 1
             if rng.random() < 0.05 or (last and not queries):  # a tiny corpus still gets a query
                 words = text.split()
                 start = rng.randrange(max(1, len(words) - 8))
                 queries.append(" ".join(words[start : start + 7]))
         (folder / f"record-{f:05d}.md").write_text("\n".join(parts))
     return queries
+
+
+def _acronyms(n: int, sentences: list[str], rng: random.Random) -> list[tuple[str, str]]:
+    """``n`` distinct acronyms with their long forms: three to five words of the sample text, capitalised."""
+    words = sorted({w for s in sentences for w in re.findall(r"[a-z]{4,}", s)})
+    found: dict[str, str] = {}
+    while len(found) < n:
+        long = [rng.choice(words).capitalize() for _ in range(rng.choice((3, 4, 5)))]
+        found.setdefault("".join(w[0] for w in long), " ".join(long))
+    return sorted(found.items())
 
 
 def _du(path: Path) -> int:
@@ -224,12 +242,13 @@ def _in_child(fn: Any, *args: Any) -> dict[str, Any]:
 
 def run(sizes: list[int], out: Path, sample_docs: Path, n_queries: int = 50, langchain: bool = True,
         config: Config | None = None, quality: str = "", section_chars: int = SECTION_CHARS,
-        argv: list[str] | None = None) -> dict[str, Any]:
+        argv: list[str] | None = None, files: int = 0, acronyms: int = 0) -> dict[str, Any]:
     """``config`` (defaults when None) is what our side runs with: the command line's --config and -o."""
     config = config or Config()
     out.mkdir(parents=True, exist_ok=True)
     work = out / "work"
-    results: dict[str, Any] = {"meta": run_meta(config, argv), "sizes": [], "section_chars": section_chars}
+    results: dict[str, Any] = {"meta": run_meta(config, argv), "sizes": [], "section_chars": section_chars,
+                               "files": files, "acronyms": acronyms}
     if quality:  # retrieval quality of both systems on a chunked or BEIR set, on the same chunks
         log.warning("bench: quality on %s", quality)
         results["quality"] = {"dataset": quality, "ours": _in_child(quality_ours, quality, config)}
@@ -238,7 +257,7 @@ def run(sizes: list[int], out: Path, sample_docs: Path, n_queries: int = 50, lan
     for size in sizes:
         shutil.rmtree(work, ignore_errors=True)
         corpus = work / "corpus"
-        queries = write_corpus(corpus, size, sample_docs, section_chars=section_chars)
+        queries = write_corpus(corpus, size, sample_docs, section_chars=section_chars, files=files, acronyms=acronyms)
         queries = (queries * (n_queries // max(1, len(queries)) + 1))[:n_queries]
         row: dict[str, Any] = {"size": size, "queries": len(queries)}
         log.warning("bench: %d chunks, ours...", size)

@@ -23,30 +23,33 @@ READING, EMBEDDING, EMBEDDING_SENTENCES = "reading files", "embedding passages",
 ANSWERING = "answering questions"
 KEYWORDS = "building the keyword index"
 OCR_PAGES = "reading scanned pages (OCR)"
-UNITS = {READING: "file", OCR_PAGES: "page", EMBEDDING: "chunk", EMBEDDING_SENTENCES: "chunk", ANSWERING: "question", KEYWORDS: "chunk"}
+INDEXED = "chunks indexed"  # reported as batches are written, total 0 (unknown) until the last: chunks/s of the whole run
+UNITS = {READING: "file", OCR_PAGES: "page", INDEXED: "chunk", EMBEDDING: "chunk", EMBEDDING_SENTENCES: "chunk",
+         ANSWERING: "question", KEYWORDS: "chunk"}
 
 
 class TerminalBars:
-    """A ``Report`` drawing one tqdm bar per step on the terminal; a new step closes the previous bar."""
+    """A ``Report`` drawing a tqdm bar per step on the terminal, one under the other while steps overlap (files
+    read while chunks are written); a bar closes when its step is done. A total of 0 is unknown: that bar counts
+    and shows its rate."""
 
     def __init__(self) -> None:
-        self._step = ""
-        self._bar: tqdm | None = None
+        self._bars: dict[str, tqdm] = {}
 
     def __call__(self, step: str, done: int, total: int) -> None:
-        if step != self._step or self._bar is None:
-            self.close()
-            self._step, self._bar = step, tqdm(total=total, desc=step, unit=UNITS.get(step, "it"))
-        bar = self._bar
-        bar.total = total
+        bar = self._bars.get(step)
+        if bar is None:
+            bar = self._bars[step] = tqdm(total=total or None, desc=step, unit=UNITS.get(step, "it"), position=len(self._bars))
+        bar.total = total or None
         bar.update(done - bar.n)
-        if done >= total:
-            self.close()
+        if total and done >= total:
+            bar.close()
+            del self._bars[step]
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
+        for bar in self._bars.values():
+            bar.close()
+        self._bars.clear()
 
 
 def reporter(progress: Progress) -> Report:

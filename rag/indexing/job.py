@@ -27,7 +27,7 @@ from ingest.ocr import NeedsOcr, Ocr
 from ingest.sync import Known, SourceFile, file_sha256, plan, recipe, scan, source_prefix
 from rag.core.config import Config
 from rag.core.errors import IngestError
-from rag.core.progress import OCR_PAGES, READING, Progress, Report, reporter, silent
+from rag.core.progress import INDEXED, OCR_PAGES, READING, Progress, Report, reporter, silent
 from rag.core.types import Chunk, FileResult
 from rag.indexing.corpus import CorpusMetadata
 from rag.indexing.vectors import chunk_vectors, embed_sentences
@@ -58,6 +58,7 @@ class IngestionJob:
         # a document with pages read by OCR is also made by the OCR settings
         self.ocr_recipe = f"{self.recipe}+{recipe({'ocr': asdict(config.ocr)})[:8]}"
         self.write_context = write_context
+        self._indexed = 0  # chunks written by this run, for its progress
 
     def sync(self, roots: list[Path], known_roots: list[Path], progress: Progress) -> list[FileResult]:
         roots_now = {str(r) for r in known_roots} | {str(r.resolve()) for r in roots if r.is_dir()}
@@ -103,8 +104,12 @@ class IngestionJob:
     def _read_embed_write(self, work: list[tuple[SourceFile, str]], by_source: dict[str, Known], report: Report) -> list[FileResult]:
         """Files with pages only OCR can read wait until every other file is written: searchable first."""
         scans: list[tuple[SourceFile, str]] = []
+        self._indexed = 0
         results = self._read_pass(work, by_source, report, self._ocr(report, defer=True), scans)
-        return results + (self._read_pass(scans, by_source, report, self._ocr(report, defer=False), []) if scans else [])
+        results += self._read_pass(scans, by_source, report, self._ocr(report, defer=False), []) if scans else []
+        if self._indexed:
+            report(INDEXED, self._indexed, self._indexed)
+        return results
 
     def _ocr(self, report: Report, defer: bool) -> Ocr | None:
         c = self.config.ocr
@@ -128,13 +133,13 @@ class IngestionJob:
                     results.append(result)
                 if sum(len(p.prepared.chunks) for p in pending) >= self.config.index.write_batch:
                     if embedding:
-                        results += self._store(embedding[0], embedding[1].result())
+                        results += self._store(embedding[0], embedding[1].result(), report)
                     embedding = (pending, side.submit(self._embed, pending, silent))  # reading goes on meanwhile
                     pending = []
             if work:
                 report(READING, len(work), len(work))
             if embedding:
-                results += self._store(embedding[0], embedding[1].result())
+                results += self._store(embedding[0], embedding[1].result(), report)
         return results + self._write(pending, report)
 
     def _prepare_file(self, f: SourceFile, status: str, known: Known | None, pending: list[_Pending],
@@ -216,18 +221,20 @@ class IngestionJob:
     def _write(self, pending: list[_Pending], report: Report) -> list[FileResult]:
         if not pending:
             return []
-        return self._store(pending, self._embed(pending, report))
+        return self._store(pending, self._embed(pending, report), report)
 
     def _embed(self, pending: list[_Pending], report: Report) -> list[np.ndarray]:
         return self._vectors([ch for p in pending for ch in p.prepared.chunks], report)
 
-    def _store(self, pending: list[_Pending], vectors: list[np.ndarray]) -> list[FileResult]:
+    def _store(self, pending: list[_Pending], vectors: list[np.ndarray], report: Report) -> list[FileResult]:
         items, at = [], 0
         for p in pending:
             n = len(p.prepared.chunks)
             items.append((p.record, p.prepared.chunks, vectors[at : at + n]))
             at += n
         self.index.write_documents(items)
+        self._indexed += at
+        report(INDEXED, self._indexed, 0)
         return [FileResult(p.record.source, p.status, len(p.prepared.chunks)) for p in pending]
 
     def add_prepared(self, docs: list[Prepared], progress: Progress = True) -> None:
