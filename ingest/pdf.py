@@ -192,5 +192,6 @@ def _read_scans(path: Path, source: str, pages: tuple[str, ...], ocr: Ocr | None
     if ocr is None:
         if not any(p.strip() for p in pages):
             raise IngestError(source, "scanned PDF (no text layer) and OCR is off (ocr.enabled = false)")
+        log.warning("%s: %d scanned page(s) left unread: OCR is off (ocr.enabled = false)", source, len(numbers))
         return {}
     return read_scanned(path, numbers, ocr)

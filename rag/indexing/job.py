@@ -56,7 +56,7 @@ class IngestionJob:
         self.corpus = corpus
         self.recipe = ingestion_recipe(config)
         # a document with pages read by OCR is also made by the OCR settings
-        self.ocr_recipe = f"{self.recipe}+{recipe({'ocr': asdict(config.ocr)})[:8]}"
+        self.ocr_recipe = f"{self.recipe}+{recipe({'ocr': [config.ocr.dpi, config.ocr.languages]})[:8]}"
         self.write_context = write_context
         self._indexed = 0  # chunks written by this run, for its progress
 
