@@ -77,6 +77,7 @@ def chunk_document(doc: Document, size: int = 900, overlap: int = 120) -> list[C
         page_text = doc.pages[span.page - 1]
         for start, end in locate(page_text, span.start, span.end, splitter.split_text(page_text[span.start : span.end])):
             text = page_text[start:end]
+            lines = tuple(b for b in read.lines if b.start < end and b.end > start) if read else ()
             chunks.append(
                 Chunk(
                     id=f"{doc_id}:{len(chunks)}",
@@ -90,8 +91,9 @@ def chunk_document(doc: Document, size: int = 900, overlap: int = 120) -> list[C
                     char_start=start,
                     char_end=end,
                     content_sha=sha(text),
-                    ocr_confidence=read.confidence if read else None,
-                    lines=tuple(b for b in read.lines if b.start < end and b.end > start) if read else (),
+                    # a page's own text before its figures' is no OCR
+                    ocr_confidence=read.confidence if read and lines else None,
+                    lines=lines,
                 )
             )
     return chunks

@@ -9,7 +9,8 @@ from collections import Counter
 from pathlib import Path
 
 from ingest.document import Document, Heading, ScannedPage, first_line_title, located_lines, normalise
-from ingest.ocr import MAX_PIXELS, Ocr, OcrPage
+from ingest.ocr import Ocr
+from ingest.pdf_scans import Read, read_regions, regions, with_figures
 from ingest.pdf_tables import with_table_rows
 from ingest.tables import ROW_BREAK, leader_tables_as_rows
 from rag.core.errors import IngestError
@@ -107,44 +108,6 @@ def _without_line_numbers(text: str) -> str:
     return "\n".join(lines)
 
 
-# a page with less text than this but an image on it is a scan (a stamp or a page number aside)
-SCANNED_CHARS = 20
-
-
-def scanned_pages(path: Path, pages: tuple[str, ...]) -> list[int]:
-    """0-based numbers of the pages that carry too little text but an image: the ones only OCR can read."""
-    short = [i for i, text in enumerate(pages) if len(text.strip()) < SCANNED_CHARS]
-    if not short:
-        return []
-    import pypdfium2 as pdfium
-    import pypdfium2.raw as pdfium_c
-
-    pdf = pdfium.PdfDocument(str(path))
-    try:
-        return [i for i in short if next(iter(pdf[i].get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=3)), None)]
-    finally:
-        pdf.close()
-
-
-def read_scanned(path: Path, numbers: list[int], ocr: Ocr) -> dict[int, OcrPage]:
-    """OCR of the given pages, each drawn at ``ocr.dpi`` (less for a page so large it would pass ``MAX_PIXELS``)."""
-    import pypdfium2 as pdfium
-
-    pdf = pdfium.PdfDocument(str(path))
-
-    def images():  # noqa: ANN202 - one page drawn at a time, so memory holds one page image
-        for i in numbers:
-            page = pdf[i]
-            width, height = page.get_size()  # points
-            scale = min(ocr.dpi / 72, (MAX_PIXELS / max(1.0, width * height)) ** 0.5)
-            yield page.render(scale=scale).to_pil()
-
-    try:
-        return dict(zip(numbers, ocr.read_all(images(), len(numbers))))
-    finally:
-        pdf.close()
-
-
 def load_pdf(path: Path, source: str, ocr: Ocr | None = None) -> Document:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
@@ -167,31 +130,37 @@ def load_pdf(path: Path, source: str, ocr: Ocr | None = None) -> Document:
         raise IngestError(source, f"corrupt or truncated PDF ({exc})") from None
     if not raw_pages:
         raise IngestError(source, "PDF has no pages")
-    read = _read_scans(path, source, raw_pages, ocr)
-    raw_pages = tuple(read[i].text if i in read else text for i, text in enumerate(raw_pages))
+    read = _read_images(path, source, raw_pages, ocr)
+    raw_pages = tuple(read.pages[i].text if i in read.pages else text for i, text in enumerate(raw_pages))
     pages = joined_hyphens(tuple(leader_tables_as_rows(_LEADERS.sub(ROW_BREAK, _without_line_numbers(text)))
                                  for text in strip_running_lines(raw_pages)))
+    # a figure's text follows its page's own, cleaned as that was: the page's footer is no longer its last line
+    figures = {i: with_figures(pages[i], figure) for i, figure in read.figures.items()}
+    pages = tuple(figures[i].text if i in figures else text for i, text in enumerate(pages))
     headings = tuple(h for n, text in enumerate(pages, 1) for h in pdf_headings(n, text))
     # a running head often is the best title a PDF without metadata has
     title = meta_title.strip() or first_line_title("\n".join(raw_pages), path.stem)
-    scanned = tuple(ScannedPage(i + 1, page.confidence, located_lines(page.lines, page.text, pages[i])) for i, page in sorted(read.items()))
+    scanned = tuple(ScannedPage(i + 1, page.confidence, located_lines(page.lines, page.text, pages[i]))
+                    for i, page in sorted({**read.pages, **figures}.items()))
     return Document(source, title, pages, headings, "pdf", scanned)
 
 
-def _read_scans(path: Path, source: str, pages: tuple[str, ...], ocr: Ocr | None) -> dict[int, OcrPage]:
+def _read_images(path: Path, source: str, pages: tuple[str, ...], ocr: Ocr | None) -> Read:
+    """What OCR reads of the PDF: its scanned pages and the figures of its other pages."""
     try:
-        numbers = scanned_pages(path, pages)
+        found = regions(path, pages)
     except Exception as exc:  # noqa: BLE001 - pypdfium2 raises its own PdfiumError, or worse on a broken file
         if not any(p.strip() for p in pages):
             raise IngestError(source, f"no text layer, and the pages cannot be drawn for OCR ({exc})") from None
-        return {}  # the text layer is what there is
-    if not numbers:
-        if not any(p.strip() for p in pages):
-            raise IngestError(source, "no text in the PDF: no text layer and no page images")
-        return {}
+        return Read({}, {})  # the text layer is what there is
+    scanned = sum(not r.figure for r in found)
+    if not any(p.strip() for p in pages) and not scanned:
+        raise IngestError(source, "no text in the PDF: no text layer and no page images")
     if ocr is None:
         if not any(p.strip() for p in pages):
             raise IngestError(source, "scanned PDF (no text layer) and OCR is off (ocr.enabled = false)")
-        log.warning("%s: %d scanned page(s) left unread: OCR is off (ocr.enabled = false)", source, len(numbers))
-        return {}
-    return read_scanned(path, numbers, ocr)
+        if found:
+            log.warning("%s: %d scanned page(s) and %d figure(s) left unread: OCR is off (ocr.enabled = false)", source,
+                        scanned, len(found) - scanned)
+        return Read({}, {})
+    return read_regions(path, found, ocr) if found else Read({}, {})

@@ -16,7 +16,8 @@ from ingest.loaders import supported
 # 2: PDF running heads, footers and page numbers are dropped.
 # 3: PDF tables with merged header cells, and tables drawn with dot leaders, become rows; HTML navigation
 # dropped; plain-text headings (framed, after a rule, in capitals) found.
-RECIPE_VERSION = 3
+# 4: scanned PDF pages, and the text of figures on pages with text, read by OCR.
+RECIPE_VERSION = 4
 
 
 @dataclass(frozen=True)

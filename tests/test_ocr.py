@@ -82,6 +82,26 @@ def test_a_pdf_of_text_and_scanned_pages_keeps_both(tmp_path: Path) -> None:
         load(scanned, "scan.pdf", None)
 
 
+def test_text_inside_a_figure_on_a_page_with_text_is_read_too(tmp_path: Path) -> None:
+    from fpdf import FPDF
+
+    figure = _images(write_pdf(tmp_path / "figure.pdf", [LIGHTHOUSE]), dpi=150)[0]
+    figure = figure.crop((0, 0, figure.width, figure.height // 3))  # the paragraph, as a pasted-in image
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(0, 7, "Harbour notice. The figure below is copied from the keepers' handbook.")
+    pdf.image(figure, x=10, y=40, w=190)
+    pdf.output(str(tmp_path / "notice.pdf"))
+    doc = load(tmp_path / "notice.pdf", "notice.pdf", Ocr())
+    own, _, read = doc.pages[0].partition("\n\n")
+    assert own.startswith("Harbour notice.") and "Marrow Point lighthouse lamp is cleaned every Thursday" in read
+    (page,) = doc.scanned
+    assert page.lines and all(b.start >= len(own) for b in page.lines)  # only the figure's lines are OCR's
+    assert all(b.y0 >= 40 / 297 - 0.01 for b in page.lines)  # boxes on the page, below where the figure starts
+    assert "Marrow Point" not in load(tmp_path / "notice.pdf", "notice.pdf", None).pages[0]
+
+
 def test_an_image_of_a_paragraph_answers_a_question(tmp_path: Path, make_rag) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
