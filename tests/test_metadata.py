@@ -43,6 +43,9 @@ def test_acronyms_carried_to_chunks_using_the_short_form() -> None:
     known = {"RTU": "Remote Telemetry Unit", "SDO": "Station Duty Officer"}
     assert acronyms_in("Reset the RTU, then call.", known) == ("RTU=Remote Telemetry Unit",)
     assert acronyms_in("SDOs and RTUs", known) == ()  # whole words only
+    known |= {"TCP/IP": "Transmission Control Protocol/Internet Protocol", "IP": "Internet Protocol", "R&D": "Research and Development"}
+    assert [a.split("=")[0] for a in acronyms_in("a TCP/IP stack for R&D, and RTU-2", known)] == ["R&D", "RTU", "TCP/IP"]
+    assert acronyms_in("IP only", known) == ("IP=Internet Protocol",)  # the longest form at a word wins, alone too
 
 
 def test_keyphrases_occur_in_the_text() -> None:
