@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 
+from rag.core.shortforms import short_forms_in
 from rag.core.types import Chunk
 
 _LONG_FORM = re.compile(r"^\w[\w\s\-,/'&.]*$")
@@ -88,38 +89,10 @@ def find_acronyms(text: str) -> dict[str, str]:
 
 
 def acronyms_in(text: str, acronyms: Mapping[str, str]) -> tuple[str, ...]:
-    """``SHORT=Long Form`` for each known acronym that ``text`` uses by its short form, as a whole word: where a
-    word of the text begins, the longest short form that starts there and ends where a word ends."""
+    """``SHORT=Long Form`` for each known acronym that ``text`` uses by its short form, as a whole word."""
     if not acronyms:
         return ()
-    starts = _by_first_word(frozenset(acronyms))
-    found, covered = set(), 0
-    for m in _WORD_RUN.finditer(text):
-        at = m.start()
-        if at < covered:  # inside a short form found already ("IP" in "TCP/IP")
-            continue
-        for short in starts.get(m.group(), ()):
-            end = at + len(short)
-            if text.startswith(short, at) and not _WORD_RUN.match(text, end):
-                found.add(short)
-                covered = end
-                break
-    return tuple(f"{s}={acronyms[s]}" for s in sorted(found))
-
-
-_WORD_RUN = re.compile(r"\w+")
-
-
-@functools.lru_cache(maxsize=8)
-def _by_first_word(shorts: frozenset[str]) -> dict[str, tuple[str, ...]]:
-    """Short forms by the word they begin with, longest first: a chunk is read once, word by word, however many
-    acronyms the corpus has (one pattern of thousands of alternatives took 20 ms to build for each new one)."""
-    starts: dict[str, list[str]] = {}
-    for short in shorts:
-        first = _WORD_RUN.match(short)
-        if first:
-            starts.setdefault(first.group(), []).append(short)
-    return {word: tuple(sorted(group, key=len, reverse=True)) for word, group in starts.items()}
+    return tuple(f"{s}={acronyms[s]}" for s in sorted(short_forms_in(text, frozenset(acronyms))))
 
 
 def keyphrases(text: str, n: int = 6) -> tuple[str, ...]:

@@ -48,6 +48,17 @@ def test_acronyms_carried_to_chunks_using_the_short_form() -> None:
     assert acronyms_in("IP only", known) == ("IP=Internet Protocol",)  # the longest form at a word wins, alone too
 
 
+def test_a_query_gains_every_expansion_it_uses_and_every_short_form_it_spells_out() -> None:
+    from rag.retrieval.acronyms import acronym_expansions
+
+    known = {"TCP/IP": "Transmission Control Protocol/Internet Protocol", "IP": "Internet Protocol",
+             "RTU": "Remote Telemetry Unit"}
+    assert acronym_expansions("Reset the RTU over TCP/IP", known) == [
+        "Transmission Control Protocol/Internet Protocol", "Internet Protocol", "Remote Telemetry Unit"]  # "IP" inside too
+    assert acronym_expansions("Where is the remote telemetry unit?", known) == ["RTU"]
+    assert acronym_expansions("RTUs and xRTU", known) == []
+
+
 def test_keyphrases_occur_in_the_text() -> None:
     text = ("The desalination plant produces potable water for the station. Membrane filters in the desalination "
             "plant are replaced every ninety days, and the potable water tank is chlorinated weekly.")

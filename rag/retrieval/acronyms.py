@@ -7,18 +7,20 @@ iterating the current one (a chat while a folder syncs) never sees it change und
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Mapping
 from types import MappingProxyType
+
+from rag.core.shortforms import short_forms_in
 
 
 def acronym_expansions(query: str, acronyms: Mapping[str, str]) -> list[str]:
     """The expansion of every known acronym in the query, and the acronym of every expansion it spells out."""
     additions = []
     lowered = query.lower()
+    used = short_forms_in(query, frozenset(acronyms), nested=True) if acronyms else set()
     for short, long in acronyms.items():
-        has_short = re.search(rf"(?<!\w){re.escape(short)}(?!\w)", query)
+        has_short = short in used
         if has_short and long.lower() not in lowered:
             additions.append(long)
         elif not has_short and long.lower() in lowered:
