@@ -27,6 +27,7 @@ from ingest.ocr import NeedsOcr, Ocr
 from ingest.sync import Known, SourceFile, file_sha256, plan, recipe, scan, source_prefix
 from rag.core.config import Config
 from rag.core.errors import IngestError
+from rag.core.memory import give_back_memory
 from rag.core.progress import INDEXED, OCR_PAGES, READING, Progress, Report, reporter, silent
 from rag.core.types import Chunk, FileResult
 from rag.indexing.corpus import CorpusMetadata
@@ -233,6 +234,7 @@ class IngestionJob:
             items.append((p.record, p.prepared.chunks, vectors[at : at + n]))
             at += n
         self.index.write_documents(items)
+        give_back_memory()  # a batch's buffers are free now; kept by the allocator, a long run's size would grow
         self._indexed += at
         report(INDEXED, self._indexed, 0)
         return [FileResult(p.record.source, p.status, len(p.prepared.chunks)) for p in pending]
