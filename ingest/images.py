@@ -26,7 +26,7 @@ def load_image(path: Path, source: str, ocr: Ocr | None = None) -> Document:
     try:
         with Image.open(path) as image:
             frames = getattr(image, "n_frames", 1)
-            pages = ocr.read_all(_frames(image, source), frames)
+            pages = ocr.read_all(_frames(image, source, frames), frames)
     except Image.DecompressionBombError as exc:
         size = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow names the size in its message
         pixels = f"{int(size.group(1)) // 1_000_000} million pixels" if size else "more pixels than that"
@@ -46,10 +46,10 @@ def _too_large(size: str) -> str:
     return f"image too large to read: {size} (at most {MAX_DECODED_PIXELS // 1_000_000} million pixels)"
 
 
-def _frames(image, source: str) -> Iterator:  # noqa: ANN001 - a PIL image, imported lazily
-    for n in range(getattr(image, "n_frames", 1)):
+def _frames(image, source: str, frames: int) -> Iterator:  # noqa: ANN001 - a PIL image, imported lazily
+    for n in range(frames):
         image.seek(n)
         width, height = image.size
         if width * height > MAX_DECODED_PIXELS:  # a later TIFF frame: Pillow checked the first one only
             raise IngestError(source, _too_large(f"{width} x {height} pixels"))
-        yield image.copy() if getattr(image, "n_frames", 1) > 1 else image
+        yield image.copy() if frames > 1 else image

@@ -140,8 +140,11 @@ def load_pdf(path: Path, source: str, ocr: Ocr | None = None) -> Document:
     headings = tuple(h for n, text in enumerate(pages, 1) for h in pdf_headings(n, text))
     # a running head often is the best title a PDF without metadata has
     title = meta_title.strip() or first_line_title("\n".join(raw_pages), path.stem)
-    scanned = tuple(ScannedPage(i + 1, page.confidence, located_lines(page.lines, page.text, pages[i]))
-                    for i, page in sorted({**read.pages, **figures}.items()))
+    # a scan's lines are found again in its cleaned text; a figure's already index the page as it now is
+    scanned = tuple(sorted([ScannedPage(i + 1, page.confidence, located_lines(page.lines, page.text, pages[i]))
+                            for i, page in read.pages.items()]
+                           + [ScannedPage(i + 1, page.confidence, page.lines) for i, page in figures.items()],
+                           key=lambda p: p.page))
     return Document(source, title, pages, headings, "pdf", scanned)
 
 

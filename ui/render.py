@@ -48,12 +48,10 @@ def render_sources(hits: tuple[Hit, ...] | list[Hit], answer: Answer | None = No
         )
         section = f" &middot; {html.escape(c.section)}" if c.section else ""
         url = (files or {}).get(c.source)
-        if url and not c.lines and c.source.lower().endswith(".pdf"):  # the browser's PDF viewer honours #page=N
-            section += f' &middot; <a href="{html.escape(url)}#page={c.page_start}" target="_blank">open page {c.page_start}</a>'
-        elif url:  # a page read by OCR: drawn with the lines of the passage (once answered, the cited ones) marked
-            marked = _marked_lines(c, spans.get(c.id, []))
-            section += (f' &middot; <a href="{html.escape(page_url(url, c.page_start, marked))}" target="_blank">'
-                        f"page {c.page_start} image</a>")
+        if url:
+            href, drawn = _page_link(url, c.source, c.page_start, c, spans.get(c.id, []))
+            shown = f"page {c.page_start} image" if drawn else f"open page {c.page_start}"
+            section += f' &middot; <a href="{html.escape(href)}" target="_blank">{shown}</a>'
         if c.ocr_confidence is not None:
             section += f" &middot; read by OCR (confidence {c.ocr_confidence:.0%})"
         cards.append(
@@ -169,11 +167,19 @@ def highlight(text: str, spans: list[tuple[int, int]]) -> str:
 
 
 def _citation_link(c: Citation, url: str, answer: Answer) -> str:
-    """A PDF opens at the cited page; a page read by OCR is drawn with the cited lines marked."""
     chunk = next((h.chunk for h in answer.passages if h.chunk.id == c.chunk_id), None)
+    return _page_link(url, c.source, c.page, chunk, [(c.char_start, c.char_end)])[0]
+
+
+def _page_link(url: str, source: str, page: int, chunk: Chunk | None, spans: list[tuple[int, int]]) -> tuple[str, bool]:
+    """Where a passage's page opens, and whether the app draws it: a page read by OCR (or an image) is drawn with
+    the passage's lines marked (the cited ones, given their ``spans``); any other PDF page opens in the browser's
+    viewer, which honours #page=N."""
     if chunk is not None and chunk.lines:
-        return page_url(url, c.page, _marked_lines(chunk, [(c.char_start, c.char_end)]))
-    return f"{url}#page={c.page}" if c.source.lower().endswith(".pdf") else page_url(url, c.page)
+        return page_url(url, page, _marked_lines(chunk, spans)), True
+    if source.lower().endswith(".pdf"):
+        return f"{url}#page={page}", False
+    return page_url(url, page), True
 
 
 def as_written(text: str) -> str:

@@ -58,6 +58,7 @@ class IngestionJob:
         self.recipe = ingestion_recipe(config)
         # a document with pages read by OCR is also made by the OCR settings
         self.ocr_recipe = f"{self.recipe}+{recipe({'ocr': [config.ocr.dpi, config.ocr.languages]})[:8]}"
+        self.recipes = {self.recipe, self.ocr_recipe}  # a document made either way is current
         self.write_context = write_context
         self._indexed = 0  # chunks written by this run, for its progress
 
@@ -79,7 +80,7 @@ class IngestionJob:
                 results.append(FileResult(str(root), "failed", reason=str(exc)))
                 continue
             results += [FileResult(p, "skipped", reason=r) for p, r in skipped]
-            p = plan(root, files, known, {self.recipe, self.ocr_recipe})
+            p = plan(root, files, known, self.recipes)
             results += [FileResult(f.source, "unchanged") for f in p.unchanged]
             results += [FileResult(f.source, "skipped", reason=EXCLUDED_REASON) for f in p.excluded]
             work += [(f, "added") for f in p.new] + [(f, "updated") for f in p.changed]
@@ -147,7 +148,7 @@ class IngestionJob:
                       report: Report, ocr: Ocr | None) -> FileResult | None:
         try:
             sha = file_sha256(f.path)
-            if known is not None and known.ok and known.sha256 == sha and known.recipe in (self.recipe, self.ocr_recipe):
+            if known is not None and known.ok and known.sha256 == sha and known.recipe in self.recipes:
                 self.index.touch(doc_id_for(f.source), f.size, f.mtime)
                 return FileResult(f.source, "unchanged")
             if f.size > self.config.chunk.stream_mb * 2**20 and f.path.suffix.lower() in STREAMABLE:
